@@ -1,0 +1,427 @@
+"""Environment definitions: ``infra/defaults.yml`` layered under ``infra/environments/<env>.yml``.
+
+Loading is typed and strict (pydantic, ``extra="forbid"``, no type coercion): an unknown key, a wrong type, a
+missing value or an invalid Azure name fails with ``file:line: key.path: what is wrong``. Mappings merge key
+by key (the environment file wins); lists and scalars are replaced whole.
+
+A new environment is one new file in ``infra/environments/``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import StringConstraints as SC
+
+from .errors import ConfigError
+from .yamlutil import KeyPath, Origins, dotted, load_with_origins
+
+INFRA_DIR = "infra"
+DEFAULTS_FILE = "defaults.yml"
+ENVIRONMENTS_DIR = "environments"
+ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+
+# Azure naming rules (kept here so every layer uses the same ones).
+Guid = Annotated[str, SC(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+ResourceGroupName = Annotated[str, SC(pattern=r"^[-\w._()]{1,89}[-\w_()]$")]
+WorkspaceName = Annotated[str, SC(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$")]
+RegistryName = Annotated[str, SC(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,32}$")]
+Region = Annotated[str, SC(pattern=r"^[a-z][a-z0-9]{2,30}$")]
+ComputeName = Annotated[str, SC(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{1,15}$")]  # AmlCompute: 2-16, letter first
+EndpointName = Annotated[str, SC(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{2,31}$")]  # 3-32, letter first
+DeploymentName = Annotated[str, SC(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{2,31}$")]
+AssetName = Annotated[str, SC(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,254}$")]
+AssetVersion = Annotated[str, SC(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,29}$")]
+VmSize = Annotated[str, SC(pattern=r"^[A-Za-z][A-Za-z0-9_]{2,63}$")]
+TagValue = str | int | float | bool
+ParamValue = str | int | float | bool
+
+NAME_RULES = {
+    "Guid": "a GUID (8-4-4-4-12 hex digits)",
+    "ResourceGroupName": "1-90 letters, digits, '-', '_', '.', '(', ')'; not ending in '.'",
+    "WorkspaceName": "3-33 letters, digits, '-' or '_', starting with a letter or digit",
+    "RegistryName": "2-33 letters, digits, '-' or '_', starting with a letter or digit",
+    "Region": "an Azure region name such as 'eastus2' (lowercase, no spaces)",
+    "ComputeName": "2-16 letters, digits or hyphens, starting with a letter",
+    "EndpointName": "3-32 letters, digits or hyphens, starting with a letter",
+    "DeploymentName": "3-32 letters, digits or hyphens, starting with a letter",
+    "AssetName": "letters, digits, '.', '-', '_' (max 255), starting with a letter or digit",
+    "AssetVersion": "letters, digits, '.', '-', '_' (max 30), starting with a letter or digit",
+    "VmSize": "a VM size such as 'Standard_NC24ads_A100_v4'",
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class EnvironmentMeta(Strict):
+    description: str = ""
+    protected: bool = False  # apply/destroy need --yes or a confirmation
+
+
+class Workspace(Strict):
+    subscription_id: Guid
+    resource_group: ResourceGroupName
+    name: WorkspaceName
+    location: Region
+
+
+class PromotionRegistry(Strict):
+    """The Azure ML registry that carries trained models from dev to prod."""
+
+    name: RegistryName
+    locations: list[Region] = Field(min_length=1)
+
+
+class ModelTags(Strict):
+    """Tags of the foundation model that amlgen understands (copied from the registry when pinning)."""
+
+    finetune_compute_allow_list: list[VmSize] | None = None
+    inference_compute_allow_list: list[VmSize] | None = None
+    model_specific_defaults: dict[str, ParamValue] | None = None
+
+
+class FoundationModel(Strict):
+    registry: RegistryName = "azureml"
+    name: AssetName
+    version: AssetVersion  # pinned: never a 'latest' label
+    tags: ModelTags = ModelTags()
+
+
+class Component(Strict):
+    registry: RegistryName = "azureml"
+    name: AssetName = "chat_completion_pipeline"
+    version: AssetVersion
+
+
+class ServerlessInstanceTypes(Strict):
+    model_import: VmSize = "Standard_D12_v2"
+    preprocess: VmSize = "Standard_D12_v2"
+    finetune: VmSize
+    model_evaluation: VmSize | None = None  # defaults to the finetune size
+
+
+class Compute(Strict):
+    """Either a dedicated AmlCompute cluster (``serverless: false``) or serverless instance types."""
+
+    serverless: bool = False
+    name: ComputeName | None = None
+    size: VmSize | None = None
+    tier: Literal["dedicated", "low_priority"] = "dedicated"
+    min_instances: int = Field(default=0, ge=0)
+    max_instances: int = Field(default=1, ge=1)
+    idle_time_before_scale_down: int = Field(default=120, ge=0)  # seconds
+    description: str = ""
+    instance_types: ServerlessInstanceTypes | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Compute:
+        if self.serverless:
+            if self.instance_types is None:
+                raise ValueError("serverless compute needs instance_types.finetune")
+        else:
+            missing = [k for k in ("name", "size") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a compute cluster needs {' and '.join(missing)} (or set serverless: true)")
+            if self.instance_types is not None:
+                raise ValueError("instance_types applies only to serverless: true")
+            if self.min_instances > self.max_instances:
+                raise ValueError(f"min_instances ({self.min_instances}) exceeds max_instances ({self.max_instances})")
+        return self
+
+    @property
+    def finetune_size(self) -> str:
+        return self.instance_types.finetune if self.serverless else self.size  # type: ignore[union-attr,return-value]
+
+
+class DataAssets(Strict):
+    mode: Literal["asset", "local"] = "asset"  # azureml:<name>:<version> data assets, or local files uploaded with the job
+    name_prefix: AssetName = "ultrachat-200k"
+
+
+class Data(Strict):
+    dataset: Annotated[str, SC(pattern=r"^[\w.-]+/[\w.-]+$")] = "HuggingFaceH4/ultrachat_200k"
+    revision: str | None = None  # a hub commit to pin; None = the hub's default branch
+    splits: list[Annotated[str, SC(pattern=r"^\w+$")]] = Field(
+        default_factory=lambda: ["train_sft", "test_sft", "train_gen", "test_gen"], min_length=1
+    )
+    percent: float = Field(default=5, gt=0, le=100)
+    sampling: Literal["head", "random"] = "head"
+    seed: int = 42
+    output_dir: str | None = None  # relative to the project; default derived from the settings (shared by envs)
+    on_invalid: Literal["exclude", "reject"] = "reject"
+    train_split: str = "train_sft"
+    validation_split: str | None = None
+    test_split: str | None = "test_sft"
+    request_split: str = "test_gen"
+    assets: DataAssets = DataAssets()
+
+    @model_validator(mode="after")
+    def _splits_known(self) -> Data:
+        for key in ("train_split", "validation_split", "test_split", "request_split"):
+            value = getattr(self, key)
+            if value is not None and value not in self.splits:
+                raise ValueError(f"{key} '{value}' is not one of the prepared splits {self.splits}")
+        return self
+
+    def default_output_dir(self) -> str:
+        pc = f"{self.percent:g}".replace(".", "_")
+        slug = self.dataset.split("/")[-1].lower().replace("_", "-")
+        seed = f"-seed{self.seed}" if self.sampling == "random" else ""
+        rev = f"-{self.revision[:8]}" if self.revision else ""
+        return f"data/{slug}{rev}-{self.sampling}{pc}pc{seed}"
+
+    @property
+    def resolved_output_dir(self) -> str:
+        return self.output_dir or self.default_output_dir()
+
+
+class Pipeline(Strict):
+    experiment_name: AssetName | None = None  # default chat_completion_<model>
+    display_name: str | None = None  # default built exactly as the notebook does
+    force_rerun: bool = True
+    continue_on_step_failure: bool = False
+    description: str = ""
+
+
+class RegisteredModel(Strict):
+    name: AssetName | None = None  # default <model>-ultrachat-200k
+    description: str | None = None
+
+
+class Endpoint(Strict):
+    name: EndpointName
+    auth_mode: Literal["key", "aml_token"] = "key"
+    description: str | None = None
+
+
+class Probe(Strict):
+    initial_delay: int = Field(default=600, ge=0)
+    period: int | None = Field(default=None, ge=1)
+    timeout: int | None = Field(default=None, ge=1)
+    failure_threshold: int | None = Field(default=None, ge=1)
+
+
+class Deployment(Strict):
+    name: DeploymentName = "demo"
+    instance_type: VmSize
+    instance_count: int = Field(default=1, ge=1)
+    liveness_probe: Probe = Probe()
+    readiness_probe: Probe | None = None
+    request_timeout_ms: int = Field(default=90000, ge=1000, le=180000)
+    max_concurrent_requests_per_instance: int | None = Field(default=None, ge=1)
+    traffic: int = Field(default=100, ge=0, le=100)
+
+
+class Inference(Strict):
+    """Generation parameters of the sample scoring request."""
+
+    temperature: float = Field(default=0.6, ge=0)
+    top_p: float = Field(default=0.9, gt=0, le=1)
+    do_sample: bool = True
+    max_new_tokens: int = Field(default=200, ge=1)
+
+
+class EnvConfig(Strict):
+    environment: EnvironmentMeta = EnvironmentMeta()
+    workspace: Workspace
+    promotion_registry: PromotionRegistry | None = None
+    foundation_model: FoundationModel
+    component: Component
+    compute: Compute
+    data: Data = Data()
+    finetune: dict[str, ParamValue] = Field(default_factory=dict)
+    pipeline: Pipeline = Pipeline()
+    model: RegisteredModel = RegisteredModel()
+    endpoint: Endpoint
+    deployment: Deployment
+    inference: Inference = Inference()
+    tags: dict[str, TagValue] = Field(default_factory=dict)
+
+
+@dataclass
+class Environment:
+    """One loaded environment: its name, typed config and where each key came from."""
+
+    name: str
+    config: EnvConfig
+    files: list[str]
+    origins: Origins = field(default_factory=dict, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def where(self, *path: str | int) -> str:
+        """``file:line: key.path`` for the most specific known prefix of ``path``."""
+        return where(self.origins, tuple(path), self.files[-1])
+
+
+def where(origins: Origins, path: KeyPath, fallback: str) -> str:
+    probe = path
+    while probe and probe not in origins:
+        probe = probe[:-1]
+    file, line = origins.get(probe, (fallback, 0))
+    loc = f"{file}:{line}" if line else file
+    return f"{loc}: {dotted(path)}" if path else loc
+
+
+# --------------------------------------------------------------------------- project layout
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` that holds ``infra/environments``."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / INFRA_DIR / ENVIRONMENTS_DIR).is_dir():
+            return candidate
+    raise ConfigError(f"no amlgen project here: no {INFRA_DIR}/{ENVIRONMENTS_DIR}/ in {here} or above (use --project)")
+
+
+def environment_names(root: Path) -> list[str]:
+    env_dir = root / INFRA_DIR / ENVIRONMENTS_DIR
+    names = sorted(p.stem for p in env_dir.glob("*.yml"))
+    stray = sorted(p.name for p in env_dir.glob("*.yaml"))
+    if stray:
+        raise ConfigError(f"environment files must end in .yml: {', '.join(stray)}", where=f"{INFRA_DIR}/{ENVIRONMENTS_DIR}")
+    for name in names:
+        if not ENV_NAME_RE.match(name):
+            raise ConfigError(
+                f"environment name '{name}' must be 1-20 lowercase letters, digits or hyphens, starting with a letter",
+                where=f"{INFRA_DIR}/{ENVIRONMENTS_DIR}/{name}.yml",
+            )
+    return names
+
+
+def _merge(base: Any, over: Any, base_origins: Origins, over_origins: Origins, path: KeyPath, out: Origins) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        merged = dict(base)
+        for key, value in over.items():
+            merged[key] = _merge(base.get(key), value, base_origins, over_origins, path + (key,), out) if key in base else value
+            if key not in base:
+                _copy_origins(over_origins, path + (key,), out)
+        for key in base:
+            if key not in over:
+                _copy_origins(base_origins, path + (key,), out)
+        if path in over_origins:
+            out[path] = over_origins[path]
+        return merged
+    _copy_origins(over_origins, path, out)
+    return over
+
+
+def _copy_origins(src: Origins, prefix: KeyPath, out: Origins) -> None:
+    n = len(prefix)
+    for key, value in src.items():
+        if key[:n] == prefix:
+            out[key] = value
+
+
+def load_environment(root: Path, name: str) -> Environment:
+    """Load, merge and validate one environment. Raises ConfigError naming file, line and key."""
+    names = environment_names(root)
+    if name not in names:
+        raise ConfigError(
+            f"unknown environment '{name}' (known: {', '.join(names) or 'none'}); add infra/{ENVIRONMENTS_DIR}/{name}.yml"
+        )
+    defaults_rel = f"{INFRA_DIR}/{DEFAULTS_FILE}"
+    env_rel = f"{INFRA_DIR}/{ENVIRONMENTS_DIR}/{name}.yml"
+    files: list[str] = []
+    base: Any = {}
+    base_origins: Origins = {}
+    if (root / defaults_rel).is_file():
+        base, base_origins = load_with_origins(root / defaults_rel, display=defaults_rel)
+        files.append(defaults_rel)
+        if not isinstance(base, dict):
+            raise ConfigError("must be a mapping of sections", where=f"{defaults_rel}:1")
+    over, over_origins = load_with_origins(root / env_rel, display=env_rel)
+    files.append(env_rel)
+    if over is None:
+        over = {}
+    if not isinstance(over, dict):
+        raise ConfigError("must be a mapping of sections", where=f"{env_rel}:1")
+    origins: Origins = {}
+    merged = _merge(base, over, base_origins, over_origins, (), origins)
+    try:
+        config = EnvConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise _config_error(exc, origins, env_rel) from None
+    return Environment(name=name, config=config, files=files, origins=origins, raw=merged)
+
+
+def load_all(root: Path) -> list[Environment]:
+    return [load_environment(root, name) for name in environment_names(root)]
+
+
+def _config_error(exc: ValidationError, origins: Origins, fallback: str) -> ConfigError:
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("function-after",))))
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        parent = loc[:-1]
+        known = _known_fields(parent)
+        import difflib
+
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        msg = "unknown key" + (f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(known)})" if known else "")
+    elif kind == "missing":
+        msg = "required value is missing"
+    elif kind == "string_pattern_mismatch":
+        rule = _rule_for(loc)
+        msg = f"invalid name {value!r}: must be {rule}" if rule else f"invalid value {value!r}"
+    elif kind in ("float_type", "int_type") and isinstance(value, str):
+        try:
+            float(value)
+            msg = f"{err['msg'].lower()}, got the string {value!r} (YAML 1.1 reads 5e-6 as a string: write 5.0e-06)"
+        except ValueError:
+            msg = f"{err['msg'].lower()}, got {value!r}"
+    elif kind == "value_error":
+        msg = str(err.get("ctx", {}).get("error", err["msg"]))
+    else:
+        shown = f", got {value!r}" if not isinstance(value, (dict, list)) else ""
+        msg = f"{err['msg'][0].lower()}{err['msg'][1:]}{shown}"
+    more = len(exc.errors()) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(msg, where=where(origins, loc, fallback))
+
+
+def _model_at(path: KeyPath) -> type[BaseModel] | None:
+    model: Any = EnvConfig
+    for part in path:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return None
+        model = _unwrap(model.model_fields[part].annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    for arg in getattr(annotation, "__args__", ()) or ():
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return annotation
+
+
+def _known_fields(path: KeyPath) -> list[str]:
+    model = _model_at(path)
+    return list(model.model_fields) if model else []
+
+
+def _rule_for(loc: KeyPath) -> str | None:
+    model = _model_at(loc[:-1]) if loc else None
+    if model is None or not isinstance(loc[-1], str) or loc[-1] not in model.model_fields:
+        # a list item: look at the list's field
+        parent = _model_at(tuple(p for p in loc[:-2]))
+        field_name = loc[-2] if len(loc) >= 2 else None
+        if parent is None or field_name not in parent.model_fields:
+            return None
+        annotation = parent.model_fields[field_name].annotation
+    else:
+        annotation = model.model_fields[loc[-1]].annotation
+    text = repr(annotation)
+    for alias, rule in NAME_RULES.items():
+        pattern = globals()[alias].__metadata__[0].pattern
+        if pattern and pattern in text:
+            return rule
+    return None

@@ -1,0 +1,109 @@
+"""YAML helpers: a loader that remembers where every key came from, and exact scalar formatting.
+
+PyYAML's SafeLoader loses positions and silently accepts duplicate keys; configuration is reviewed by people,
+so both matter: every error names ``file:line`` and a duplicated key is an error, not "last one wins".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+KeyPath = tuple[str | int, ...]
+Origins = dict[KeyPath, tuple[str, int]]
+
+
+def load_with_origins(path: Path, *, display: str | None = None) -> tuple[Any, Origins]:
+    """Parse one YAML document; return (data, origins) where origins maps key paths to (file, line)."""
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", where=shown) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", where=shown) from None
+    return loads_with_origins(text, shown)
+
+
+def loads_with_origins(text: str, shown: str) -> tuple[Any, Origins]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return {}, {}
+        origins: Origins = {}
+        _walk(node, (), shown, origins)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"malformed YAML: {problem}", where=f"{shown}{line}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"malformed YAML: {exc}", where=shown) from None
+    finally:
+        loader.dispose()
+    return data, origins
+
+
+def _walk(node: yaml.Node, path: KeyPath, shown: str, origins: Origins) -> None:
+    origins.setdefault(path, (shown, node.start_mark.line + 1))
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError("mapping keys must be plain strings", where=f"{shown}:{key_node.start_mark.line + 1}")
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(
+                    f"duplicate key '{_dotted(path + (key,))}' (first at line {seen[key]})", where=f"{shown}:{line}"
+                )
+            seen[key] = line
+            origins[path + (key,)] = (shown, line)
+            _walk(value_node, path + (key,), shown, origins)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, path + (index,), shown, origins)
+
+
+def _dotted(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+dotted = _dotted
+
+
+def scalar(value: Any) -> str:
+    """Format one value as a YAML flow scalar that reads back as the same Python value and type.
+
+    Floats keep a decimal point and a signed exponent (``5.0e-06``) so YAML 1.1 resolvers read a float;
+    strings that look like booleans or numbers (``"true"``, ``"2"``) are quoted so they stay strings.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
+        text = text.removesuffix("\n").removesuffix("\n...").removesuffix("...").rstrip("\n")
+        if yaml.safe_load(text) != value or type(yaml.safe_load(text)) is not type(value):
+            raise ValueError(f"cannot represent {value!r} as a YAML scalar")
+        return text
+    raise TypeError(f"not a scalar: {value!r}")
+
+
+def flow(value: Any) -> str:
+    """A list or mapping as one-line YAML flow style (deterministic key order as given)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{scalar(str(k))}: {flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(flow(v) for v in value) + "]"
+    return scalar(value)
