@@ -140,7 +140,9 @@ class Compute(Strict):
 
 
 class DataAssets(Strict):
-    mode: Literal["asset", "local"] = "asset"  # azureml:<name>:<version> data assets, or local files uploaded with the job
+    # local: the pipeline job names the prepared files and the SDK uploads them at submission.
+    # asset: data-asset specs versioned by content (from the committed manifest) and azureml:<name>:<version> refs.
+    mode: Literal["asset", "local"] = "local"
     name_prefix: AssetName = "ultrachat-200k"
 
 
@@ -227,6 +229,20 @@ class Inference(Strict):
     max_new_tokens: int = Field(default=200, ge=1)
 
 
+class Infrastructure(Strict):
+    """Azure resources behind the workspace (infra/bicep/), rendered to infra/params/<env>/ by generator.iac."""
+
+    name_base: Annotated[str, SC(pattern=r"^[a-z][a-z0-9]{1,11}$")] = "amlgen"  # prefix of derived resource names
+    private_network: bool = False  # public network access off, managed VNet isolation, workspace private endpoint
+    private_network_address_prefix: Annotated[str, SC(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")] = "10.60.0.0/24"
+    deploy_principal_id: Guid | None = None  # object id of the identity that runs `amlgen apply`; None = no role assignments
+    deploy_principal_type: Literal["ServicePrincipal", "User", "Group"] = "ServicePrincipal"
+    container_registry_sku: Literal["Basic", "Standard", "Premium"] = "Premium"
+    log_retention_days: int = Field(default=30, ge=30, le=730)
+    deploy_registry: bool = True  # deploy the shared promotion registry with this environment
+    registry_resource_group: ResourceGroupName = "rg-amlgen-registry"
+
+
 class EnvConfig(Strict):
     environment: EnvironmentMeta = EnvironmentMeta()
     workspace: Workspace
@@ -242,6 +258,7 @@ class EnvConfig(Strict):
     deployment: Deployment
     inference: Inference = Inference()
     tags: dict[str, TagValue] = Field(default_factory=dict)
+    infrastructure: Infrastructure = Infrastructure()
 
 
 @dataclass

@@ -57,3 +57,9 @@ class ToolFailure(AmlgenError):
     """amlgen could not do its job for a reason that is not the user's input."""
 
     exit_code = EXIT_TOOL_FAILURE
+
+
+class UsageProblem(AmlgenError):
+    """The command line is wrong (conflicting or missing options)."""
+
+    exit_code = EXIT_USAGE

@@ -1,0 +1,368 @@
+"""Validate rendered specs: the SDK's own ``load_*`` plus the checks the SDK cannot do offline.
+
+1. every spec loads with the matching azure-ai-ml ``load_*`` function (kind from ``$schema``);
+2. cross-references inside an environment's spec set: deployment -> endpoint, deployment -> model
+   name:version, model -> job output, job computes -> compute spec, job data -> data-asset specs, traffic ->
+   deployments;
+3. pipeline inputs against the pinned component's interface (names, types, enums, minimums, required);
+4. VM sizes against the SKU catalog (known, not retired, GPUs to use <= GPUs of the size) and the foundation
+   model's allow-lists.
+
+Problems name the spec file, line and field. azure.ai.ml is imported only here, and only when validating.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .catalog import find_sku, in_allow_list, load_interface, sku_problem
+from .config import Environment
+from .errors import AmlgenError, ConfigError, ToolFailure
+from .yamlutil import Origins, dotted, load_with_origins
+
+SCHEMA_KINDS = {
+    "amlCompute.schema.json": "compute",
+    "data.schema.json": "data",
+    "pipelineJob.schema.json": "pipeline_job",
+    "model.schema.json": "model",
+    "managedOnlineEndpoint.schema.json": "online_endpoint",
+    "managedOnlineDeployment.schema.json": "online_deployment",
+}
+REGISTRY_COMPONENT = re.compile(r"^azureml://registries/(?P<reg>[^/]+)/components/(?P<name>[^/]+)/(?P<how>versions|labels)/(?P<ver>[^/]+)$")
+JOB_OUTPUT = re.compile(r"^azureml://jobs/(?P<job>[^/]+)/outputs/(?P<out>[^/]+)$")
+BINDING = re.compile(r"^\$\{\{parent\.inputs\.(?P<name>\w+)\}\}$")
+ASSET_REF = re.compile(r"^azureml:(?P<name>[^:/]+):(?P<ver>[^:/]+)$")
+
+
+@dataclass
+class Problem:
+    file: str
+    line: int
+    field: str
+    message: str
+    severity: str = "error"  # error | warning
+
+    def __str__(self) -> str:
+        loc = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{loc}: {self.field + ': ' if self.field else ''}{self.message}"
+
+
+@dataclass
+class Spec:
+    path: Path
+    shown: str
+    data: dict[str, Any]
+    origins: Origins
+    kind: str
+
+    def line(self, *keys: str | int) -> int:
+        probe = tuple(keys)
+        while probe and probe not in self.origins:
+            probe = probe[:-1]
+        return self.origins.get(probe, (self.shown, 0))[1]
+
+
+@dataclass
+class Report:
+    files: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+# --------------------------------------------------------------------------- loading
+def kind_of(data: dict[str, Any]) -> str | None:
+    schema = str(data.get("$schema", ""))
+    for suffix, kind in SCHEMA_KINDS.items():
+        if schema.endswith("/" + suffix):
+            return kind
+    if data.get("type") == "amlcompute":
+        return "compute"
+    if data.get("type") == "pipeline":
+        return "pipeline_job"
+    return None
+
+
+def read_spec(path: Path, shown: str, report: Report) -> Spec | None:
+    try:
+        data, origins = load_with_origins(path, display=shown)
+    except ConfigError as exc:
+        report.problems.append(Problem(exc.where or shown, 0, "", exc.message))
+        return None
+    if not isinstance(data, dict):
+        report.problems.append(Problem(shown, 1, "", "a spec must be a YAML mapping"))
+        return None
+    kind = kind_of(data)
+    if kind is None:
+        report.problems.append(Problem(shown, 1, "$schema", "unknown spec kind: no recognised $schema or type"))
+        return None
+    return Spec(path, shown, data, origins, kind)
+
+
+def _loaders() -> dict[str, Any]:
+    import logging
+
+    logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
+    try:
+        import azure.ai.ml as aml
+    except Exception as exc:  # pragma: no cover - broken installation
+        raise ToolFailure(f"cannot import azure-ai-ml to validate specs: {exc}") from exc
+    return {
+        "compute": aml.load_compute,
+        "data": aml.load_data,
+        "pipeline_job": aml.load_job,
+        "model": aml.load_model,
+        "online_endpoint": aml.load_online_endpoint,
+        "online_deployment": aml.load_online_deployment,
+    }
+
+
+def _flatten(messages: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    if isinstance(messages, dict):
+        out = []
+        for key, value in messages.items():
+            out.extend(_flatten(value, prefix + (str(key),)))
+        return out
+    if isinstance(messages, (list, tuple)):
+        if all(isinstance(m, str) for m in messages):
+            return [(prefix, " ".join(messages))]
+        out = []
+        for item in messages:
+            out.extend(_flatten(item, prefix))
+        return out
+    return [(prefix, str(messages))]
+
+
+def sdk_load(spec: Spec, loaders: dict[str, Any], report: Report) -> None:
+    from marshmallow.exceptions import ValidationError as MarshmallowError
+
+    try:
+        loaders[spec.kind](str(spec.path))
+    except MarshmallowError as exc:
+        for path, message in _flatten(exc.messages):
+            keys = tuple(int(p) if p.isdigit() else p for p in path)
+            report.problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys), f"{message} (azure-ai-ml load_{spec.kind})"))
+    except Exception as exc:  # azure.ai.ml.exceptions.ValidationException and friends
+        text = " ".join(str(getattr(exc, "message", None) or exc).split())
+        text = re.sub(r"Visit this link.*$", "", text).strip()
+        report.problems.append(Problem(spec.shown, 0, "", f"azure-ai-ml load_{spec.kind} failed: {text[:500]}"))
+
+
+# --------------------------------------------------------------------------- offline checks
+def check_set(specs: list[Spec], env: Environment | None, report: Report) -> None:
+    """Cross-reference and semantic checks over the specs of one directory (one environment)."""
+    by_kind: dict[str, list[Spec]] = {}
+    for spec in specs:
+        by_kind.setdefault(spec.kind, []).append(spec)
+
+    def err(spec: Spec, keys: tuple[str | int, ...], message: str, severity: str = "error") -> None:
+        report.problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys), message, severity))
+
+    computes = {s.data.get("name"): s for s in by_kind.get("compute", [])}
+    jobs = {s.data.get("name"): s for s in by_kind.get("pipeline_job", [])}
+    models = {(s.data.get("name"), str(s.data.get("version"))): s for s in by_kind.get("model", [])}
+    endpoints = {s.data.get("name"): s for s in by_kind.get("online_endpoint", [])}
+    data_assets = {(s.data.get("name"), str(s.data.get("version"))): s for s in by_kind.get("data", [])}
+    deployments = by_kind.get("online_deployment", [])
+    tags = env.config.foundation_model.tags if env else None
+
+    for spec in by_kind.get("compute", []):
+        size = spec.data.get("size")
+        if isinstance(size, str):
+            _check_size(spec, ("size",), size, need_gpu=False, report=report)
+
+    for spec in by_kind.get("data", []):
+        path = spec.data.get("path")
+        if isinstance(path, str) and not re.match(r"^(azureml|https?|wasbs?|abfss?)://", path):
+            local = (spec.path.parent / path).resolve()
+            if not local.exists():
+                err(spec, ("path",), f"local file {path} does not exist yet (run `amlgen data prepare`)", "warning")
+
+    for job in jobs.values():
+        _check_job(job, computes, data_assets, tags, report, err)
+
+    for model in models.values():
+        path = str(model.data.get("path", ""))
+        match = JOB_OUTPUT.match(path)
+        if match:
+            job = jobs.get(match["job"])
+            if job is None:
+                err(model, ("path",), f"refers to job '{match['job']}', which no pipeline-job spec here defines" +
+                    (f" (the job spec names '{next(iter(jobs))}')" if jobs else ""))
+            elif match["out"] not in (job.data.get("outputs") or {}):
+                err(model, ("path",), f"job '{match['job']}' has no output '{match['out']}'")
+
+    for dep in deployments:
+        ep = dep.data.get("endpoint_name")
+        if endpoints and ep not in endpoints:
+            err(dep, ("endpoint_name",), f"endpoint '{ep}' is not defined by an endpoint spec here ({', '.join(map(str, endpoints))})")
+        model_ref = dep.data.get("model")
+        if isinstance(model_ref, str):
+            match = ASSET_REF.match(model_ref)
+            if match and models and (match["name"], match["ver"]) not in models:
+                have = ", ".join(f"{n}:{v}" for n, v in models)
+                err(dep, ("model",), f"model {match['name']}:{match['ver']} is not the registered model spec here ({have})")
+            elif not match and not model_ref.startswith("azureml://registries/"):
+                err(dep, ("model",), "must reference a registered model as azureml:<name>:<version> (pinned)")
+        size = dep.data.get("instance_type")
+        if isinstance(size, str):
+            _check_size(dep, ("instance_type",), size, need_gpu=False, report=report)
+            if tags and not in_allow_list(size, tags.inference_compute_allow_list):
+                err(dep, ("instance_type",), f"'{size}' is not in the model's inference_compute_allow_list")
+
+    dep_names = {(d.data.get("endpoint_name"), d.data.get("name")) for d in deployments}
+    for ep in by_kind.get("online_endpoint", []):
+        traffic = ep.data.get("traffic")
+        if not traffic:
+            continue
+        if not isinstance(traffic, dict):
+            err(ep, ("traffic",), "must map deployment names to percentages")
+            continue
+        for name, pct in traffic.items():
+            if (ep.data.get("name"), name) not in dep_names:
+                err(ep, ("traffic", name), f"deployment '{name}' of endpoint '{ep.data.get('name')}' is not defined by a deployment spec here")
+            if not isinstance(pct, int) or isinstance(pct, bool) or not 0 <= pct <= 100:
+                err(ep, ("traffic", name), f"must be an integer percentage 0-100, got {pct!r}")
+        total = sum(v for v in traffic.values() if isinstance(v, int))
+        if total not in (0, 100):
+            err(ep, ("traffic",), f"percentages must add up to 100 (or 0), got {total}")
+
+
+def _check_size(spec: Spec, keys: tuple[str, ...], size: str, *, need_gpu: bool, report: Report) -> None:
+    problem = sku_problem(size, need_gpu=need_gpu)
+    if problem:
+        report.problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys), problem))
+        return
+    sku = find_sku(size)
+    if sku and sku.status == "retiring":
+        report.problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys), f"'{sku.name}' is being retired: {sku.note}", "warning"))
+
+
+def _check_job(job: Spec, computes: dict[Any, Spec], data_assets: dict[Any, Spec], tags: Any, report: Report, err: Any) -> None:
+    parent_inputs: dict[str, Any] = job.data.get("inputs") or {}
+    used: set[str] = set()
+    steps = job.data.get("jobs") or {}
+    for step_name, step in steps.items():
+        if not isinstance(step, dict):
+            continue
+        component = str(step.get("component", ""))
+        match = REGISTRY_COMPONENT.match(component)
+        if not match:
+            continue
+        if match["how"] == "labels":
+            err(job, ("jobs", step_name, "component"), f"component is not pinned (label '{match['ver']}'); use /versions/<version>")
+            continue
+        try:
+            interface = load_interface(match["name"], match["ver"])
+        except ConfigError as exc:
+            err(job, ("jobs", step_name, "component"), exc.message)
+            continue
+        step_inputs: dict[str, Any] = step.get("inputs") or {}
+        resolved: dict[str, tuple[Any, tuple[str | int, ...]]] = {}
+        for name, value in step_inputs.items():
+            keys: tuple[str | int, ...] = ("jobs", step_name, "inputs", name)
+            if name not in interface.inputs:
+                err(job, keys, interface.unknown_input_message(name))
+                continue
+            bind = BINDING.match(value) if isinstance(value, str) else None
+            if bind:
+                used.add(bind["name"])
+                if bind["name"] not in parent_inputs:
+                    err(job, keys, f"binds to ${{{{parent.inputs.{bind['name']}}}}}, which the pipeline does not define")
+                    continue
+                value, keys = parent_inputs[bind["name"]], ("inputs", bind["name"])
+            resolved[name] = (value, keys)
+            spec_input = interface.inputs[name]
+            scalar_value = value.get("path", value.get("value")) if isinstance(value, dict) else value
+            if isinstance(value, dict) and spec_input.type in ("string", "integer", "number", "boolean") and "value" not in value:
+                err(job, keys, f"expects a {spec_input.type} value, got a mapping")
+                continue
+            problem = spec_input.check(scalar_value)
+            if problem:
+                err(job, keys, problem)
+        for name, spec_input in interface.inputs.items():
+            if not spec_input.optional and spec_input.default is None and name not in step_inputs:
+                err(job, ("jobs", step_name, "inputs"), f"required input '{name}' of {interface.name} {interface.version} is missing")
+
+        # computes: a named cluster must be defined here; serverless needs current instance types
+        finetune_compute = None
+        for step_kind in ("model_import", "preprocess", "finetune", "model_evaluation"):
+            value, keys = resolved.get(f"compute_{step_kind}", ("serverless", ("jobs", step_name, "inputs")))
+            if value == "serverless" or value is None:
+                it_value, it_keys = resolved.get(f"instance_type_{step_kind}", (interface.inputs.get(f"instance_type_{step_kind}") and interface.inputs[f"instance_type_{step_kind}"].default, ("jobs", step_name, "inputs")))
+                if isinstance(it_value, str):
+                    gpu_step = step_kind in ("finetune", "model_evaluation")
+                    problem = sku_problem(it_value, need_gpu=gpu_step)
+                    if problem:
+                        hint = "" if f"instance_type_{step_kind}" in resolved else f" (component default of instance_type_{step_kind}; set it)"
+                        err(job, it_keys, problem + hint)
+                    if step_kind == "finetune":
+                        finetune_compute = (it_value, it_keys)
+            else:
+                name = str(value).removeprefix("azureml:")
+                if name not in computes:
+                    err(job, keys, f"compute '{name}' is not defined by a compute spec here" + (f" ({', '.join(map(str, computes))})" if computes else ""))
+                elif step_kind == "finetune":
+                    finetune_compute = (computes[name].data.get("size"), keys)
+        gpus_value, gpus_keys = resolved.get("number_of_gpu_to_use_finetuning", (1, ("jobs", step_name, "inputs")))
+        if finetune_compute and isinstance(finetune_compute[0], str):
+            size, size_keys = finetune_compute
+            sku = find_sku(size)
+            if sku is not None:
+                if sku.gpus < 1:
+                    err(job, size_keys, f"fine-tuning needs a GPU size; '{sku.name}' has none")
+                elif isinstance(gpus_value, int) and gpus_value > sku.gpus:
+                    err(job, gpus_keys, f"uses {gpus_value} GPUs per node but '{sku.name}' has {sku.gpus}")
+            if tags and not in_allow_list(size, tags.finetune_compute_allow_list):
+                err(job, size_keys, f"'{size}' is not in the model's finetune_compute_allow_list")
+
+        # data assets referenced by name:version must be defined here
+        for name, (value, keys) in resolved.items():
+            path = value.get("path") if isinstance(value, dict) else None
+            match_ref = ASSET_REF.match(path) if isinstance(path, str) else None
+            if match_ref and (match_ref["name"], match_ref["ver"]) not in data_assets:
+                err(job, keys + ("path",), f"data asset {match_ref['name']}:{match_ref['ver']} is not defined by a data spec here")
+
+    for name in parent_inputs:
+        if steps and name not in used:
+            err(job, ("inputs", name), f"pipeline input '{name}' is not passed to any step (a typo?)")
+
+
+# --------------------------------------------------------------------------- entry point
+def validate_paths(paths: list[Path], root: Path, envs: dict[str, Environment] | None = None) -> Report:
+    """Validate spec files. Files in the same directory are cross-checked as one set."""
+    report = Report()
+    loaders = _loaders()
+    groups: dict[Path, list[Spec]] = {}
+    for path in paths:
+        try:
+            shown = str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            shown = str(path)
+        report.files.append(shown)
+        spec = read_spec(path, shown, report)
+        if spec is None:
+            continue
+        sdk_load(spec, loaders, report)
+        groups.setdefault(path.resolve().parent, []).append(spec)
+    for directory, specs in groups.items():
+        env = None
+        if envs and directory.parent.name == "specs":
+            env = envs.get(directory.name)
+        try:
+            check_set(specs, env, report)
+        except AmlgenError:
+            raise
+        except Exception as exc:  # a check tripping over an odd but loadable spec is our bug, said plainly
+            raise ToolFailure(f"internal error while checking {directory}: {exc!r}") from exc
+    report.problems.sort(key=lambda p: (p.file, p.line, p.field))
+    return report
