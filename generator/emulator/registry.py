@@ -85,6 +85,7 @@ CHAT_COMPLETION_INPUTS = {
     "lora_alpha": _port("integer", "LoRA alpha.", optional=True, default=128),
     "lora_dropout": _port("number", "LoRA dropout.", optional=True, default=0.0),
     "apply_deepspeed": _port("string", "true/false.", optional=True, default="false"),
+    "deepspeed_stage": _port("string", "DeepSpeed ZeRO stage.", optional=True, default="2"),
     "precision": _port("string", "Precision.", optional=True, default="32"),
     "seed": _port("integer", "Random seed.", optional=True, default=42),
     "lr_scheduler_type": _port("string", "Scheduler.", optional=True, default="linear"),

@@ -862,10 +862,11 @@ class App:
                            f"{', '.join(sorted(outputs)) or 'none'}).", "UserError")
         else:
             self._check_datastore_uri(ws, uri)
+        flavors = props.get("flavors")
+        if flavors is not None and not isinstance(flavors, dict):
+            raise _bad("flavors must be an object.")
+        props["flavors"] = flavors or {}  # the SDK cannot read a model whose flavors is null
         if mtype == "mlflow_model":
-            flavors = props.get("flavors")
-            if flavors is not None and not isinstance(flavors, dict):
-                raise _bad("flavors must be an object.")
             if not flavors:
                 # the service reads MLmodel from the artifact; the emulator's artifacts are always transformers
                 props["flavors"] = copy.deepcopy(_registry.MLFLOW_FLAVORS)
@@ -1075,17 +1076,12 @@ class App:
                         runtime_errors.append(msg)
                     value = inp.get("value")
                     if in_name.startswith("compute_") and isinstance(value, str) and "${{" not in value:
-                        try:
-                            self._compute_ref_ok(ws, value, f"{where}.inputs.{in_name}")
-                        except ApiError as err:
-                            runtime_errors.append(err.message)
+                        self._compute_ref_ok(ws, value, f"{where}.inputs.{in_name}")
             for in_name, inp in (props.get("inputs") or {}).items():
                 value = inp.get("value") if isinstance(inp, dict) else None
-                if in_name.startswith("compute_") and isinstance(value, str):
-                    try:
-                        self._compute_ref_ok(ws, value, f"inputs.{in_name}")
-                    except ApiError as err:
-                        runtime_errors.append(err.message)
+                if in_name.startswith("compute_") and isinstance(value, str) and "${{" not in value:
+                    # chat_completion_pipeline takes its computes as literal inputs: check them like computeId
+                    self._compute_ref_ok(ws, value, f"inputs.{in_name}")
         else:
             if not props.get("command"):
                 raise _bad("A command job needs 'command'.")
