@@ -1,0 +1,383 @@
+"""``prepare``: write ``<split>.jsonl`` (columns prompt, prompt_id, messages) and ``manifest.json``.
+
+Sampling
+  ``head``: the first ``int(round(percent * N / 100))`` rows of each split in stored order, exactly what the
+  notebook's ``load_dataset(name, split=f"{split}[0%:{pc}%]")`` gives (datasets' "closest" percent rounding);
+  only the row groups holding those rows are read.
+  ``random``: the same count, chosen by the smallest ``blake2b(prompt_id, key=seed)`` (ties broken by the row's
+  index in the split), written in stored order: reproducible across runs and across shardings of the data.
+Malformed rows (see ``validate``) are looked for among the selected rows: with ``on_invalid: reject`` a split
+that has any fails the whole step and nothing is replaced; with ``exclude`` they are dropped and counted.
+
+The files are streamed (polars' streaming engine reads the parquet row groups, validation runs per batch with
+pyarrow compute, rows are written as raw UTF-8 JSON lines), written to ``.tmp-*`` files in the output folder
+and moved into place with ``os.replace`` only when every split succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from .. import __version__
+from ..errors import DataError
+from .progress import Reporter
+from .source import ResolvedSource, SplitFiles, resolve_source
+from .validate import COLUMNS, check_schema, problems, problems_of_struct
+
+MANIFEST = "manifest.json"
+MAX_EXAMPLES = 5  # malformed rows listed in the manifest (index and reason)
+
+
+def head_count(percent: float, num_rows: int) -> int:
+    """Rows of ``split[0%:percent%]`` in datasets (``_pct_to_abs_closest``: Python's round, half to even)."""
+    return min(num_rows, max(0, int(round(percent * num_rows / 100.0))))
+
+
+def split_file(split: str) -> str:
+    return f"{split}.jsonl"
+
+
+@dataclass
+class SplitResult:
+    split: str
+    source_rows: int
+    selected: int
+    rows: int = 0
+    malformed: int = 0
+    examples: list[tuple[int, str]] = field(default_factory=list)
+    bytes: int = 0
+    sha256: str = ""
+    seconds: float = 0.0
+
+    def entry(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "file": split_file(self.split), "source_rows": self.source_rows, "selected": self.selected,
+            "rows": self.rows, "malformed": self.malformed, "bytes": self.bytes, "sha256": self.sha256,
+        }
+        if self.examples:
+            out["malformed_examples"] = [{"index": i, "reason": r} for i, r in self.examples]
+        return out
+
+
+@dataclass
+class PrepareResult:
+    output_dir: Path
+    manifest: dict[str, Any]
+    up_to_date: bool
+    splits: list[SplitResult] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- manifest
+def sampling_settings(data: Any) -> dict[str, Any]:
+    pc = data.percent
+    out: dict[str, Any] = {"mode": data.sampling, "percent": int(pc) if float(pc).is_integer() else pc, "on_invalid": data.on_invalid}
+    if data.sampling == "random":
+        out["seed"] = data.seed
+    return out
+
+
+def inputs_of(source: ResolvedSource, data: Any, splits: list[str]) -> dict[str, Any]:
+    return {
+        "columns": list(COLUMNS),
+        "format": "jsonl",
+        "sampling": sampling_settings(data),
+        "source": source.description,
+        "split_names": list(splits),
+        "tool": {"name": "amlgen", "version": __version__},
+    }
+
+
+def dump_manifest(manifest: dict[str, Any]) -> bytes:
+    return (json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def read_manifest(output_dir: Path) -> dict[str, Any] | None:
+    path = output_dir / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+
+
+def file_sha256(path: Path) -> tuple[int, str]:
+    h = hashlib.sha256()
+    n = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+            n += len(chunk)
+    return n, h.hexdigest()
+
+
+def up_to_date(output_dir: Path, inputs: dict[str, Any]) -> dict[str, Any] | None:
+    """The existing manifest when it was made from the same inputs and every file still matches it."""
+    try:
+        existing = read_manifest(output_dir)
+    except DataError:
+        return None
+    if not existing or {k: existing.get(k) for k in inputs} != inputs:
+        return None
+    splits = existing.get("splits") or {}
+    if sorted(splits) != sorted(inputs["split_names"]):
+        return None
+    for split, entry in splits.items():
+        path = output_dir / split_file(split)
+        try:
+            if path.stat().st_size != entry.get("bytes"):
+                return None
+        except OSError:
+            return None
+        if file_sha256(path)[1] != entry.get("sha256"):
+            return None
+    return existing
+
+
+# --------------------------------------------------------------------------- selection
+def random_keys(prompt_ids: list[str | None], seed: int) -> np.ndarray:
+    key = hashlib.sha256(f"amlgen-random-sample:{seed}".encode()).digest()
+    b2 = hashlib.blake2b
+    return np.fromiter(
+        (int.from_bytes(b2((p or "").encode(), key=key, digest_size=8).digest(), "big") for p in prompt_ids),
+        dtype=np.uint64, count=len(prompt_ids),
+    )
+
+
+def random_selection(prompt_ids: list[str | None], k: int, seed: int) -> np.ndarray:
+    """Sorted indices of the ``k`` rows with the smallest keyed hash of ``prompt_id`` (ties: lower index first)."""
+    n = len(prompt_ids)
+    if k >= n:
+        return np.arange(n, dtype=np.int64)
+    keys = random_keys(prompt_ids, seed)
+    order = np.lexsort((np.arange(n), keys))
+    return np.sort(order[:k]).astype(np.int64)
+
+
+def _arrow_batches(sf: SplitFiles, columns: tuple[str, ...] = COLUMNS) -> Iterator[pa.RecordBatch]:
+    for path in sf.files:
+        with pa.memory_map(str(path)) as src:
+            for batch in pa.ipc.open_stream(src):
+                yield batch.select(list(columns))
+
+
+def _prompt_ids(sf: SplitFiles) -> list[str | None]:
+    if sf.kind == "parquet":
+        return pl.scan_parquet(sf.files).select("prompt_id").collect(engine="streaming")["prompt_id"].to_list()
+    out: list[str | None] = []
+    for batch in _arrow_batches(sf, ("prompt_id",)):
+        out.extend(batch.column(0).to_pylist())
+    return out
+
+
+def _schema(sf: SplitFiles) -> pl.Schema:
+    if sf.kind == "parquet":
+        try:
+            return pl.scan_parquet(sf.files).collect_schema()
+        except pl.exceptions.PolarsError as exc:
+            raise DataError(f"{sf.split}: cannot read {sf.files[0].parent}: {exc}") from None
+    with pa.memory_map(str(sf.files[0])) as src:
+        schema = pa.ipc.open_stream(src).schema
+    return pl.from_arrow(schema.empty_table()).schema  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- writing
+class _TailHash(threading.Thread):
+    """sha256 and size of a file that is being written, computed alongside the writer."""
+
+    def __init__(self, path: Path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.done = threading.Event()
+        self.h = hashlib.sha256()
+        self.n = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                while True:
+                    chunk = fh.read(1 << 22)
+                    if chunk:
+                        self.h.update(chunk)
+                        self.n += len(chunk)
+                    elif self.done.is_set():
+                        while chunk := fh.read(1 << 22):
+                            self.h.update(chunk)
+                            self.n += len(chunk)
+                        return
+                    else:
+                        time.sleep(0.01)
+        except BaseException as exc:  # noqa: BLE001 - reported by finish()
+            self.error = exc
+
+    def finish(self) -> tuple[int, str]:
+        self.done.set()
+        self.join()
+        if self.error:
+            raise self.error
+        return self.n, self.h.hexdigest()
+
+
+def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:
+    lf = pl.scan_parquet(sf.files).select(COLUMNS).with_row_index("_i")
+    if selection is None:
+        lf = lf.head(res.selected)
+    elif len(selection) < sf.num_rows:
+        lf = lf.filter(pl.col("_i").is_in(pl.Series(selection, dtype=pl.UInt32 if sf.num_rows < 2**32 else pl.UInt64)))
+
+    def check(s: pl.Series) -> pl.Series:
+        rep.advance(len(s))
+        return problems_of_struct(s)
+
+    lf = lf.with_columns(_problem=pl.struct(COLUMNS).map_batches(check, return_dtype=pl.String, is_elementwise=True))
+    good = lf.filter(pl.col("_problem").is_null()).select(COLUMNS).sink_ndjson(tmp, lazy=True)
+    bad = lf.filter(pl.col("_problem").is_not_null()).select("_i", "_problem")
+    tail = _TailHash(tmp)
+    tail.start()
+    try:
+        _, bad_rows = pl.collect_all([good, bad], engine="streaming")
+    except pl.exceptions.PolarsError as exc:
+        tail.finish()
+        raise DataError(f"{sf.split}: cannot read the source: {str(exc).splitlines()[0]}") from None
+    except BaseException:
+        tail.done.set()
+        raise
+    res.bytes, res.sha256 = tail.finish()
+    bad_rows = bad_rows.sort("_i")
+    res.malformed = bad_rows.height
+    res.examples = [(int(i), str(r)) for i, r in bad_rows.head(MAX_EXAMPLES).iter_rows()]
+    res.rows = res.selected - res.malformed
+
+
+def _write_arrow_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:
+    h = hashlib.sha256()
+    start = 0
+    limit = res.selected if selection is None else sf.num_rows
+    with open(tmp, "wb") as fh:
+        for batch in _arrow_batches(sf):
+            if start >= limit:
+                break
+            df = pl.from_arrow(batch)
+            assert isinstance(df, pl.DataFrame)
+            df = df.with_row_index("_i", offset=start)
+            start += df.height
+            if selection is None:
+                df = df.head(max(0, res.selected - (start - df.height)))
+            else:
+                df = df.filter(pl.col("_i").is_in(pl.Series(selection)))
+            rep.advance(df.height)
+            prob = problems(df.select(COLUMNS))
+            df = df.with_columns(prob)
+            bad = df.filter(pl.col("_problem").is_not_null())
+            res.malformed += bad.height
+            for i, r in bad.select("_i", "_problem").iter_rows():
+                if len(res.examples) < MAX_EXAMPLES:
+                    res.examples.append((int(i), str(r)))
+            good = df.filter(pl.col("_problem").is_null()).select(COLUMNS)
+            if good.height:
+                chunk = good.write_ndjson().encode()
+                h.update(chunk)
+                fh.write(chunk)
+                res.bytes += len(chunk)
+    res.sha256 = h.hexdigest()
+    res.rows = res.selected - res.malformed
+
+
+def _prepare_split(sf: SplitFiles, data: Any, out_dir: Path, rep: Reporter, label: str) -> tuple[SplitResult, Path]:
+    schema = _schema(sf)
+    check_schema(schema, f"{label} ({sf.split})")
+    k = head_count(data.percent, sf.num_rows)
+    res = SplitResult(split=sf.split, source_rows=sf.num_rows, selected=k)
+    selection = random_selection(_prompt_ids(sf), k, data.seed) if data.sampling == "random" else None
+    tmp = out_dir / f".tmp-{sf.split}.jsonl.{os.getpid()}"
+    t0 = time.perf_counter()
+    rep.start(sf.split, k)
+    try:
+        tmp.touch()
+        if sf.kind == "parquet":
+            _write_parquet_split(sf, tmp, res, selection, rep)
+        else:
+            _write_arrow_split(sf, tmp, res, selection, rep)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    res.seconds = time.perf_counter() - t0
+    return res, tmp
+
+
+def prepare(
+    data: Any,
+    root: Path,
+    *,
+    source: str | Path | None = None,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> PrepareResult:
+    """Prepare every configured split of ``data`` (a ``generator.config.Data``) under ``root``.
+
+    ``source``: None = the hub dataset ``data.dataset`` at ``data.revision``; ``"sample"`` = the bundled sample;
+    else a local folder. Returns the manifest; ``up_to_date`` when existing files already matched it.
+    """
+    rep = reporter or Reporter()
+    root = Path(root)
+    out_dir = root / data.resolved_output_dir
+    splits = list(data.splits)
+    src = resolve_source(data.dataset, data.revision, source, splits)
+    inputs = inputs_of(src, data, splits)
+    if not force:
+        existing = up_to_date(out_dir, inputs)
+        if existing is not None:
+            counts = ", ".join(f"{s} {e['rows']:,} rows" for s, e in existing["splits"].items())
+            rep.line(f"{_rel(out_dir, root)}: up to date ({counts}); nothing rewritten")
+            return PrepareResult(out_dir, existing, True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rep.line(f"source {src.label()}: {data.sampling} {sampling_settings(data)['percent']}% of {', '.join(splits)} -> {_rel(out_dir, root)}/")
+    results: list[SplitResult] = []
+    temps: list[tuple[Path, Path]] = []
+    manifest_tmp = out_dir / f".tmp-{MANIFEST}.{os.getpid()}"
+    try:
+        with rep:
+            for split in splits:
+                res, tmp = _prepare_split(src.splits[split], data, out_dir, rep, src.label())
+                temps.append((tmp, out_dir / split_file(split)))
+                results.append(res)
+                note = f", {res.malformed:,} malformed {'excluded' if data.on_invalid == 'exclude' else ''}".rstrip() if res.malformed else ""
+                rep.finish(split, f"{res.rows:,} of {res.source_rows:,} rows{note}, {res.bytes / 1e6:,.1f} MB in {res.seconds:.1f}s")
+                if res.malformed and data.on_invalid == "reject":
+                    i, reason = res.examples[0]
+                    raise DataError(
+                        f"split {split}: {res.malformed:,} malformed row{'s' if res.malformed > 1 else ''} "
+                        f"(first: row {i}: {reason}); nothing was written (set data.on_invalid: exclude to drop them)"
+                    )
+        manifest = {**inputs, "splits": {r.split: r.entry() for r in results}}
+        manifest_tmp.write_bytes(dump_manifest(manifest))
+        for tmp, final in temps:
+            os.replace(tmp, final)
+        os.replace(manifest_tmp, out_dir / MANIFEST)
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        manifest_tmp.unlink(missing_ok=True)
+        raise
+    rep.line(f"wrote {_rel(out_dir / MANIFEST, root)}")
+    return PrepareResult(out_dir, manifest, False, results)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
