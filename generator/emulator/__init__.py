@@ -318,21 +318,3 @@ def run_emulator(
         pass
     finally:
         emu.stop()
-
-
-if __name__ == "__main__":  # python -m generator.emulator
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m generator.emulator", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--state-dir")
-    parser.add_argument("--job-duration", type=float, default=DEFAULT_JOB_DURATION)
-    parser.add_argument("--latency", action="append", default=[], metavar="KIND=SECONDS")
-    parser.add_argument("--verbose", action="store_true")
-    ns = parser.parse_args()
-    lat = {}
-    for item in ns.latency:
-        k, _, v = item.partition("=")
-        lat[k] = v
-    run_emulator(ns.host, ns.port, ns.state_dir, lat, ns.job_duration, verbose=ns.verbose)

@@ -1,0 +1,41 @@
+"""``python -m generator.emulator``: run an emulator in the foreground (see ``run_emulator``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import DEFAULT_JOB_DURATION, run_emulator
+from generator.errors import AmlgenError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m generator.emulator",
+                                     description="Serve a loopback Azure ML workspace emulator until Ctrl-C.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--state-dir", help="keep the state in STATE_DIR/state.json across restarts")
+    parser.add_argument("--job-duration", type=float, default=DEFAULT_JOB_DURATION)
+    parser.add_argument("--latency", action="append", default=[], metavar="KIND=SECONDS",
+                        help="compute, endpoint, deployment, model, data, delete or cancel (repeatable)")
+    parser.add_argument("--workspace", action="append", dest="workspaces", metavar="NAME",
+                        help="serve only these workspace names (default: any name, created on first use)")
+    parser.add_argument("--verbose", action="store_true", help="print method, path and status of each request")
+    ns = parser.parse_args(argv)
+    latencies = {}
+    for item in ns.latency:
+        kind, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--latency expects KIND=SECONDS, got {item!r}")
+        latencies[kind] = value
+    try:
+        run_emulator(ns.host, ns.port, ns.state_dir, latencies, ns.job_duration, verbose=ns.verbose,
+                     workspaces=ns.workspaces)
+    except AmlgenError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
