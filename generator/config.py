@@ -385,14 +385,15 @@ def _config_error(exc: ValidationError, origins: Origins, fallback: str) -> Conf
     elif kind == "missing":
         msg = "required value is missing"
     elif kind == "string_pattern_mismatch":
-        rule = _rule_for(loc)
+        rule = _rule_for_pattern(str(err.get("ctx", {}).get("pattern", "")))
         msg = f"invalid name {value!r}: must be {rule}" if rule else f"invalid value {value!r}"
     elif kind in ("float_type", "int_type") and isinstance(value, str):
-        try:
-            float(value)
-            msg = f"{err['msg'].lower()}, got the string {value!r} (YAML 1.1 reads 5e-6 as a string: write 5.0e-06)"
-        except ValueError:
-            msg = f"{err['msg'].lower()}, got {value!r}"
+        hint = ""
+        if re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value.strip()):
+            hint = " (YAML 1.1 reads 5e-6 as a string: write 5.0e-06)"
+        elif re.fullmatch(r"[-+]?\d+(\.\d*)?", value.strip()):
+            hint = " (remove the quotes)"
+        msg = f"{err['msg'].lower()}, got the string {value!r}{hint}"
     elif kind == "value_error":
         msg = str(err.get("ctx", {}).get("error", err["msg"]))
     else:
@@ -425,20 +426,8 @@ def _known_fields(path: KeyPath) -> list[str]:
     return list(model.model_fields) if model else []
 
 
-def _rule_for(loc: KeyPath) -> str | None:
-    model = _model_at(loc[:-1]) if loc else None
-    if model is None or not isinstance(loc[-1], str) or loc[-1] not in model.model_fields:
-        # a list item: look at the list's field
-        parent = _model_at(tuple(p for p in loc[:-2]))
-        field_name = loc[-2] if len(loc) >= 2 else None
-        if parent is None or field_name not in parent.model_fields:
-            return None
-        annotation = parent.model_fields[field_name].annotation
-    else:
-        annotation = model.model_fields[loc[-1]].annotation
-    text = repr(annotation)
+def _rule_for_pattern(pattern: str) -> str | None:
     for alias, rule in NAME_RULES.items():
-        pattern = globals()[alias].__metadata__[0].pattern
-        if pattern and pattern in text:
+        if globals()[alias].__metadata__[0].pattern == pattern:
             return rule
     return None

@@ -89,6 +89,12 @@ def _block(value: Mapping[str, Any], indent: int) -> str:
     return "\n".join(lines)
 
 
+def _defined(value: Any) -> Any:
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises UndefinedError naming the variable
+    return value
+
+
 def make_jinja(templates: Mapping[str, str]) -> jinja2.Environment:
     def load(name: str) -> tuple[str, str, Any] | None:
         if name not in templates:
@@ -109,8 +115,8 @@ def make_jinja(templates: Mapping[str, str]) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    jenv.filters["y"] = scalar
-    jenv.filters["block"] = _block
+    jenv.filters["y"] = lambda value: scalar(_defined(value))
+    jenv.filters["block"] = lambda value, indent: _block(_defined(value), indent)
     return jenv
 
 

@@ -13,6 +13,7 @@ Problems name the spec file, line and field. azure.ai.ml is imported only here, 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,7 +149,18 @@ def sdk_load(spec: Spec, loaders: dict[str, Any], report: Report) -> None:
     try:
         loaders[spec.kind](str(spec.path))
     except MarshmallowError as exc:
-        for path, message in _flatten(exc.messages):
+        messages: Any = exc.messages
+        if isinstance(messages, list) and len(messages) == 1 and isinstance(messages[0], str):
+            # azure-ai-ml re-raises with the field errors as JSON inside one human-readable string
+            match = re.search(r"failed:\s*(\{.*?\})\s*(?:\n\s*\n|$)", messages[0], re.S)
+            if match:
+                try:
+                    messages = json.loads(match[1])
+                except ValueError:
+                    pass
+        for path, message in _flatten(messages):
+            if isinstance(message, str):
+                message = re.sub(r"\s*Visit this link.*$", "", " ".join(message.split()), flags=re.S)
             keys = tuple(int(p) if p.isdigit() else p for p in path)
             report.problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys), f"{message} (azure-ai-ml load_{spec.kind})"))
     except Exception as exc:  # azure.ai.ml.exceptions.ValidationException and friends

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from generator.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tree_digest(path: Path) -> str:
+    """A digest of every file under ``path`` (names and bytes), to prove nothing changed."""
+    h = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(file.relative_to(path)).encode())
+        h.update(file.read_bytes())
+    return h.hexdigest()
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the real CLI entry point in-process; return (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text)
