@@ -63,7 +63,7 @@ _SPECIAL = ('"quoted"', "C:\\path\\to\\file", "a/b/c", "https://example.com/x?y=
 _PROFILES = {
     # (user sentences, assistant sentences, max turn pairs, pool size, words per sentence)
     "full": ((1, 6), (8, 24), 6, 60_000, (6, 22)),
-    "compact": ((1, 1), (1, 2), 3, 300, (3, 8)),
+    "compact": ((1, 1), (1, 2), 3, 120, (3, 8)),
 }
 
 
@@ -210,3 +210,16 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+SAMPLE_SETTINGS = dict(shards=1, seed=2024, row_group_size=200, profile="compact", compression="zstd")
+SAMPLE_ROWS = 200
+
+
+def write_sample(out_dir: str | Path | None = None) -> dict[str, list[Path]]:
+    """(Re)generate the bundled sample (``generator/data/sample``)."""
+    import shutil
+
+    out = Path(out_dir) if out_dir else Path(__file__).parent / "sample"
+    shutil.rmtree(out / "data", ignore_errors=True)
+    return generate(out, sizes={s: SAMPLE_ROWS for s in SPLITS}, **SAMPLE_SETTINGS)  # type: ignore[arg-type]
