@@ -70,8 +70,11 @@ def render_files(root: Path, envs: list[str] | None, *, with_infra: bool = True)
     files: dict[str, str] = {}
     owned: list[str] = []
     warnings: list[str] = []
-    for name in names:
-        env = load_environment(root, name)
+    loaded = [load_environment(root, name) for name in names]
+    if with_infra and not envs:
+        _check_infra_across(loaded)
+    for env in loaded:
+        name = env.name
         result = render_environment(env, templates, load_data_manifest(env, root))
         results.append(result)
         files.update(result.files)
@@ -83,6 +86,14 @@ def render_files(root: Path, envs: list[str] | None, *, with_infra: bool = True)
                 files.update(infra_files)
                 owned.append(infra_dir)
     return RenderOutcome(results, files, owned, warnings=warnings)
+
+
+def _check_infra_across(envs: list[Environment]) -> None:
+    try:
+        from .iac import check_environments
+    except ImportError:  # the workspace IaC module is optional
+        return
+    check_environments(envs)
 
 
 def _infra_files(env: Environment) -> tuple[dict[str, str], str | None]:

@@ -15,7 +15,9 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
+from .data.cli import app as data_app
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_TOOL_FAILURE, EXIT_USAGE, AmlgenError, UsageProblem
+from .iac_cli import infra_app
 
 app = typer.Typer(
     name="amlgen",
@@ -27,6 +29,8 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(help="Pinned component interfaces and the VM SKU catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(data_app, name="data")
+app.add_typer(infra_app, name="infra")
 
 ProjectOpt = Annotated[
     Optional[Path], typer.Option("--project", "-C", help="Project directory (default: found from the current directory).")
