@@ -236,7 +236,8 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
     if selection is None:
         lf = lf.head(res.selected)
     elif len(selection) < sf.num_rows:
-        lf = lf.filter(pl.col("_i").is_in(pl.Series(selection, dtype=pl.UInt32 if sf.num_rows < 2**32 else pl.UInt64)))
+        keep = pl.Series(selection, dtype=lf.collect_schema()["_i"])
+        lf = lf.filter(pl.col("_i").is_in(keep.implode()))
 
     def check(s: pl.Series) -> pl.Series:
         rep.advance(len(s))
@@ -277,7 +278,7 @@ def _write_arrow_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: n
             if selection is None:
                 df = df.head(max(0, res.selected - (start - df.height)))
             else:
-                df = df.filter(pl.col("_i").is_in(pl.Series(selection)))
+                df = df.filter(pl.col("_i").is_in(pl.Series(selection, dtype=df.schema["_i"]).implode()))
             rep.advance(df.height)
             prob = problems(df.select(COLUMNS))
             df = df.with_columns(prob)
@@ -344,6 +345,7 @@ def prepare(
             rep.line(f"{_rel(out_dir, root)}: up to date ({counts}); nothing rewritten")
             return PrepareResult(out_dir, existing, True)
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out_dir)
     rep.line(f"source {src.label()}: {data.sampling} {sampling_settings(data)['percent']}% of {', '.join(splits)} -> {_rel(out_dir, root)}/")
     results: list[SplitResult] = []
     temps: list[tuple[Path, Path]] = []
@@ -374,6 +376,25 @@ def prepare(
         raise
     rep.line(f"wrote {_rel(out_dir / MANIFEST, root)}")
     return PrepareResult(out_dir, manifest, False, results)
+
+
+def remove_stale_temps(out_dir: Path) -> list[Path]:
+    """Remove ``.tmp-*.<pid>`` files left by a process that was killed (SIGKILL, power loss) and is gone."""
+    removed = []
+    for p in out_dir.glob(".tmp-*"):
+        pid = p.name.rsplit(".", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running: not ours to remove
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
 
 
 def _rel(path: Path, root: Path) -> str:
