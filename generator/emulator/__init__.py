@@ -28,7 +28,9 @@ location="eastus", verbose=False, fault_seed=None)``
     under ``subscription_id``/``resource_group``, exist and others answer 404.
 
     ``latencies`` (seconds, per kind): ``compute``, ``endpoint``, ``deployment`` (LRO time to terminal state),
-    ``model``, ``data`` (time the synchronous PUT takes), ``delete`` (delete LROs), ``cancel`` (job cancel).
+    ``model``, ``data`` (time the synchronous PUT takes), ``delete`` (delete LROs), ``cancel`` (job cancel),
+    and ``job`` (an alias of ``job_duration``), e.g. ``{"compute": 3, "endpoint": 4, "job": 10, "model": 0.5,
+    "deployment": 6}``.
     Defaults are 0-0.2 s. ``job_duration``: seconds from submission to ``Completed``/``Failed`` (status is
     NotStarted for the first 10 %, Queued until 30 %, then Running).
 
@@ -89,6 +91,8 @@ DEFAULT_WORKSPACE = "amlgen-emulator-ws"
 def _check_latencies(latencies: Optional[dict]) -> dict:
     out = {}
     for kind, value in (latencies or {}).items():
+        if kind == "job":
+            continue  # alias of job_duration, handled by Emulator
         if kind not in DEFAULT_LATENCIES:
             raise EmulatorError(f"unknown latency kind {kind!r}; expected one of {', '.join(DEFAULT_LATENCIES)}")
         try:
@@ -120,6 +124,8 @@ class Emulator:
         verbose: bool = False,
         fault_seed: Optional[int] = None,
     ) -> None:
+        if latencies and "job" in latencies:
+            job_duration = _check_latencies({"compute": latencies["job"]})["compute"]
         if job_duration is None or float(job_duration) < 0:
             raise EmulatorError("job_duration must be >= 0 seconds")
         self.host = host

@@ -208,6 +208,8 @@ class App:
         self.lock = threading.RLock()
         self.log: list[RequestRecord] = []
         self.state: dict = {}
+        self.blob_data: dict[str, bytes] = {}  # sha256 -> content (files under <state_dir>/blobs when persistent)
+        self.staged: dict[str, dict[str, bytes]] = {}  # uncommitted blocks per blob
         self.reset_state()
         if state_dir is not None:
             self._load()
@@ -219,6 +221,8 @@ class App:
     def reset_state(self) -> None:
         with self.lock:
             self.state = {"version": _STATE_VERSION, "workspaces": {}, "operations": {}, "blobs": {}}
+            self.blob_data = {}
+            self.staged = {}
 
     def _load(self) -> None:
         path = self.state_dir / _STATE_FILE
@@ -529,7 +533,7 @@ class App:
             action = query.get("underlyingResourceAction", "")
             if action.lower() not in ("delete", "detach"):
                 raise _bad("The query parameter underlyingResourceAction must be 'Delete' or 'Detach'.")
-            return self._start_delete(rec, "compute")
+            return self._start_delete(rec, "compute", rule)
         if method == "PUT":
             return self._put_compute(ws, name, data, rule)
         if method == "PATCH":
@@ -644,8 +648,15 @@ class App:
             return {"retry-after-ms": self._poll_ms(ready)}
         return {}
 
-    def _start_delete(self, rec: dict, kind: str) -> Response:
+    def _start_delete(self, rec: dict, kind: str, rule: Optional[FaultRule] = None) -> Response:
         now = time.time()
+        error = self._fault_error(rule)
+        if error is not None:  # the delete fails: the resource stays as it was
+            ready = now + self.latencies["delete"]
+            op = self._lro(f"delete-{kind}", ready, "Failed", error, None)
+            return Response(202, None, {"Azure-AsyncOperation": self._op_url(op),
+                                        "Location": self._op_url(op, "mfeOperationResults"),
+                                        "retry-after-ms": self._poll_ms(ready)})
         if "deleted_at" not in rec["_emu"]:
             rec["_emu"]["deleted_at"] = now + self.latencies["delete"]
         ready = rec["_emu"]["deleted_at"]
@@ -857,7 +868,7 @@ class App:
                 raise _bad(f"Cannot register the model from job '{m['job']}': the job is {status}; its output "
                            f"'{m['out']}' is available only once the job is Completed.", "UserError")
             outputs = job["properties"].get("outputs") or {}
-            if m["out"] not in outputs:
+            if m["out"] not in outputs and m["out"] != "artifacts":  # every job has the default artifacts
                 raise _bad(f"Job '{m['job']}' has no output named '{m['out']}' (outputs: "
                            f"{', '.join(sorted(outputs)) or 'none'}).", "UserError")
         else:
@@ -1170,7 +1181,7 @@ class App:
         if method == "DELETE":
             if ep is None:
                 return Response(204)
-            return self._start_delete(ep, "endpoint")
+            return self._start_delete(ep, "endpoint", rule)
         if method in ("PUT", "PATCH"):
             return self._put_endpoint(ws, name, data, rule, patch=(method == "PATCH"))
         raise ApiError(405, "MethodNotAllowed", f"{method} not supported on onlineEndpoints.")
@@ -1308,7 +1319,7 @@ class App:
                     dep["name"], 0) > 0:
                 raise _bad(f"Deployment '{dep['name']}' still receives traffic on endpoint '{ep['name']}'; set its "
                            f"traffic to 0 before deleting it.", "BadArgument")
-            return self._start_delete(dep, "deployment")
+            return self._start_delete(dep, "deployment", rule)
         if method in ("PUT", "PATCH"):
             return self._put_deployment(ws, ep, name, data, rule, patch=(method == "PATCH"))
         raise ApiError(405, "MethodNotAllowed", f"{method} not supported on deployments.")
@@ -1575,7 +1586,7 @@ class App:
                     names = sorted(k[len(base):] for k in blobs if k.startswith(base + prefix))
                     items = "".join(
                         f"<Blob><Name>{xml_escape(n)}</Name><Properties><Content-Length>"
-                        f"{len(base64.b64decode(blobs[base + n]['data']))}</Content-Length><BlobType>BlockBlob"
+                        f"{blobs[base + n]['size']}</Content-Length><BlobType>BlockBlob"
                         f"</BlobType></Properties><Metadata>" + "".join(
                             f"<{k}>{xml_escape(v)}</{k}>" for k, v in blobs[base + n]["metadata"].items())
                         + "</Metadata></Blob>" for n in names)
@@ -1593,7 +1604,7 @@ class App:
                 if rec is None:
                     return self._blob_error(404, "BlobNotFound", "The specified blob does not exist.",
                                             head=(method == "HEAD"))
-                data = base64.b64decode(rec["data"])
+                data = self._blob_read(rec)
                 headers = self._blob_headers(rec["modified"], rec)
                 headers["Content-Length"] = str(len(data))
                 headers["Content-Type"] = rec.get("content_type", "application/octet-stream")
@@ -1609,19 +1620,16 @@ class App:
                     return Response(200, b"", self._blob_headers(now, rec))
                 if comp == "block":
                     block_id = query.get("blockid", "")
-                    staged = self.state.setdefault("staged", {}).setdefault(key, {})
-                    staged[block_id] = base64.b64encode(body).decode()
+                    self.staged.setdefault(key, {})[block_id] = body
                     return Response(201, b"", self._blob_headers(now))
                 if comp == "blocklist":
-                    staged = self.state.setdefault("staged", {}).pop(key, {})
+                    staged = self.staged.pop(key, {})
                     ids = re.findall(r"<(?:Latest|Uncommitted|Committed)>([^<]*)</", body.decode())
                     try:
-                        data = b"".join(base64.b64decode(staged[i]) for i in ids)
+                        data = b"".join(staged[i] for i in ids)
                     except KeyError:
                         return self._blob_error(400, "InvalidBlockList", "The specified block list is invalid.")
-                    blobs[key] = {"data": base64.b64encode(data).decode(), "metadata": self._meta(hdrs),
-                                  "modified": now, "content_type": hdrs.get("x-ms-blob-content-type",
-                                                                            "application/octet-stream")}
+                    blobs[key] = self._blob_write(data, hdrs, now)
                     self.save()
                     return Response(201, b"", self._blob_headers(now, blobs[key]))
                 if comp:
@@ -1630,9 +1638,7 @@ class App:
                     return self._blob_error(400, "MissingRequiredHeader", "x-ms-blob-type: BlockBlob is required.")
                 if hdrs.get("if-none-match") == "*" and rec is not None:
                     return self._blob_error(409, "BlobAlreadyExists", "The specified blob already exists.")
-                blobs[key] = {"data": base64.b64encode(body).decode(), "metadata": self._meta(hdrs),
-                              "modified": now, "content_type": hdrs.get("x-ms-blob-content-type",
-                                                                        "application/octet-stream")}
+                blobs[key] = self._blob_write(body, hdrs, now)
                 self.save()
                 headers = self._blob_headers(now, blobs[key])
                 headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
@@ -1671,6 +1677,26 @@ class App:
             raise ApiError(403, "AuthenticationFailed",
                            "Server failed to authenticate the request. Make sure the value of the Authorization "
                            "header is formed correctly including the signature.")
+
+    def _blob_write(self, data: bytes, hdrs: dict, now: float) -> dict:
+        sha = hashlib.sha256(data).hexdigest()
+        if sha not in self.blob_data:
+            self.blob_data[sha] = data
+            if self.state_dir is not None:
+                folder = self.state_dir / "blobs"
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / sha).write_bytes(data)
+        return {"sha": sha, "size": len(data), "metadata": self._meta(hdrs), "modified": now,
+                "content_type": hdrs.get("x-ms-blob-content-type", "application/octet-stream")}
+
+    def _blob_read(self, rec: dict) -> bytes:
+        sha = rec["sha"]
+        if sha not in self.blob_data and self.state_dir is not None:
+            try:
+                self.blob_data[sha] = (self.state_dir / "blobs" / sha).read_bytes()
+            except OSError:
+                return b""
+        return self.blob_data.get(sha, b"")
 
     @staticmethod
     def _meta(hdrs: dict) -> dict:
@@ -1736,7 +1762,9 @@ class App:
                 unknown = set(data) - {"latencies", "job_duration"}
                 if unknown:
                     raise _bad(f"unknown config keys: {', '.join(sorted(unknown))}")
-                lat = data.get("latencies") or {}
+                lat = dict(data.get("latencies") or {})
+                if "job" in lat:
+                    data["job_duration"] = lat.pop("job")
                 bad = set(lat) - set(DEFAULT_LATENCIES)
                 if bad:
                     raise _bad(f"unknown latency kinds: {', '.join(sorted(bad))}")

@@ -127,3 +127,10 @@ def test_control_api(ml, emu, compute):
 
     with pytest.raises(ResourceNotFoundError):
         ml.compute.get("gpu-a100-1x")
+
+
+def test_delete_lro_ending_failed_keeps_the_resource(ml, emu, compute):
+    emu.faults.add(r"/computes/gpu-a100-1x$", "DELETE", action="fail", message="Compute is in use by a job")
+    with pytest.raises(HttpResponseError, match="in use"):
+        ml.compute.begin_delete("gpu-a100-1x").result()
+    assert ml.compute.get("gpu-a100-1x").provisioning_state == "Succeeded"

@@ -27,17 +27,28 @@ def _client(emu, workspace=None):
 def test_state_dir_survives_a_restart(tmp_path, emulator_session):
     from azure.ai.ml.entities import AmlCompute
 
+    from azure.ai.ml.entities import Data
+
     state = tmp_path / "state"
+    src = tmp_path / "train.jsonl"
+    src.write_text('{"messages": []}\n')
     with Emulator(state_dir=state, latencies={"compute": 0.01}) as first:
         with prepare_process_for_emulator(first.base_url, first.ca_path):
             _client(first).compute.begin_create_or_update(
                 AmlCompute(name="kept", size="Standard_DS3_v2", max_instances=1)).result()
+            _client(first).data.create_or_update(Data(name="train", version="1", type="uri_file", path=str(src)))
         ca = Path(first.ca_path).read_bytes()
     assert (state / "state.json").stat().st_mode & 0o077 == 0
+    assert first._app.account_key not in (state / "state.json").read_text()  # per instance, never stored
     with Emulator(state_dir=state) as second:
         assert Path(second.ca_path).read_bytes() == ca  # clients keep trusting the same CA
         with prepare_process_for_emulator(second.base_url, second.ca_path):
-            assert _client(second).compute.get("kept").size == "Standard_DS3_v2"
+            client = _client(second)
+            assert client.compute.get("kept").size == "Standard_DS3_v2"
+            assert client.data.get("train", version="1").type == "uri_file"
+            # the uploaded blob survived too: the SDK finds it and uploads nothing
+            client.data.create_or_update(Data(name="train", version="1", type="uri_file", path=str(src)))
+            assert not [r for r in second.requests if r.method == "PUT" and "/LocalUpload/" in r.path]
     # the session emulator's process settings are back
     assert os.environ["REQUESTS_CA_BUNDLE"] == emulator_session.ca_path
 
@@ -115,3 +126,20 @@ def test_local_cloud_names_are_unique_per_url():
     assert a["cloud"] != b["cloud"]
     assert a == local_cloud_kwargs("https://127.0.0.1:1111")
     assert b["cloud_metadata"]["resource_manager"] == "https://127.0.0.1:2222/"
+
+
+def test_job_latency_alias_and_artifacts_output(ml, emu, compute, job_spec, submit, wait_job):
+    from azure.ai.ml.entities import Model
+
+    with Emulator(latencies={"job": 7, "compute": 3}) as other:
+        assert other.job_duration == 7 and other.latencies["compute"] == 3
+    submit(job_spec("artifacts-job"))
+    assert wait_job("artifacts-job") == "Completed"
+    model = ml.models.create_or_update(Model(name="from-artifacts", version="1", type="custom_model",
+                                             path="azureml://jobs/artifacts-job/outputs/artifacts/paths/model"))
+    assert model.version == "1"
+    from azure.core.exceptions import HttpResponseError
+
+    with pytest.raises(HttpResponseError, match="no output named"):
+        ml.models.create_or_update(Model(name="bad-output", version="1", type="custom_model",
+                                         path="azureml://jobs/artifacts-job/outputs/nope"))
