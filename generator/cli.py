@@ -148,6 +148,22 @@ def import_component(
     typer.echo(f"wrote {path} ({len(interface['inputs'])} inputs, {len(interface['outputs'])} outputs)")
 
 
+@catalog_app.command("diff")
+def diff_component(
+    name: Annotated[str, typer.Argument(help="Component name, e.g. chat_completion_pipeline.")],
+    old: Annotated[str, typer.Argument(help="Pinned version now.")],
+    new: Annotated[str, typer.Argument(help="Version to move to.")],
+) -> None:
+    """Show how a component's interface changes between two catalogued versions (review before bumping)."""
+    from .catalog import interface_diff
+
+    lines = interface_diff(name, old, new)
+    for line in lines:
+        typer.echo(line)
+    if not lines:
+        typer.echo(f"no interface changes between {old} and {new}")
+
+
 @catalog_app.command("skus")
 def list_skus() -> None:
     """List the VM sizes amlgen knows, with GPUs per node and status."""
@@ -197,3 +213,5 @@ def run() -> None:  # pragma: no cover - console script
     code = main()
     sys.stdout.flush()
     os._exit(code) if os.environ.get("AMLGEN_FAST_EXIT") else sys.exit(code)
+if __name__ == "__main__":
+    run()

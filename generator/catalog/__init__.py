@@ -145,6 +145,22 @@ def load_interface(name: str, version: str) -> ComponentInterface:
     return ComponentInterface(data["name"], str(data["version"]), data.get("source", ""), inputs, dict(data["outputs"]))
 
 
+def interface_diff(name: str, old: str, new: str) -> list[str]:
+    """Human-readable differences between two pinned versions of a component's interface."""
+    a, b = load_interface(name, old), load_interface(name, new)
+    lines = [f"+ input {n}: {b.inputs[n].type}" for n in b.inputs if n not in a.inputs]
+    lines += [f"- input {n}: {a.inputs[n].type}" for n in a.inputs if n not in b.inputs]
+    for n in a.inputs:
+        if n in b.inputs and a.inputs[n] != b.inputs[n]:
+            for attr in ("type", "optional", "default", "enum", "min", "max"):
+                va, vb = getattr(a.inputs[n], attr), getattr(b.inputs[n], attr)
+                if va != vb:
+                    lines.append(f"~ input {n}.{attr}: {va!r} -> {vb!r}")
+    lines += [f"+ output {n}: {t}" for n, t in b.outputs.items() if n not in a.outputs]
+    lines += [f"- output {n}: {t}" for n, t in a.outputs.items() if n not in b.outputs]
+    return lines
+
+
 # --------------------------------------------------------------------------- SKUs
 @dataclass(frozen=True)
 class Sku:
