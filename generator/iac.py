@@ -374,5 +374,5 @@ def check_environments(envs: list[Environment]) -> None:
                 f"environments '{first[0].name}' and '{env.name}' both deploy the shared registry "
                 f"'{reg['registryName']}' but differ in {', '.join(differing)}; make them agree or set "
                 "infrastructure.deploy_registry: false in one of them",
-                where=env.where("infrastructure"),
+                where=env.where("workspace", "subscription_id") if differing == ["subscription"] else env.where("infrastructure"),
             )
