@@ -222,25 +222,25 @@ def data_inputs(env: Environment, manifest: Mapping[str, Any] | None) -> tuple[d
                 f"run `amlgen data prepare --env {env.name}` and commit the manifest",
                 where=env.where("data", "assets", "mode"),
             )
-        by_split = {a.split: a for a in data_assets(env, manifest)}
-        for role, split in splits.items():
-            if split is None:
-                continue
-            if split not in by_split:
+        for asset in data_assets(env, manifest):
+            if asset.version is None:
                 raise ConfigError(
-                    f"split '{split}' is not in the data manifest; re-run `amlgen data prepare --env {env.name}`",
-                    where=env.where("data", f"{role}_split"),
+                    f"split '{asset.split}' is not in {data.resolved_output_dir}/manifest.json; "
+                    f"re-run `amlgen data prepare --env {env.name}`",
+                    where=env.where("data", f"{asset.role}_split"),
                 )
-            asset = by_split[split]
-            inputs[DATA_ROLES[role]] = {"path": f"azureml:{asset.name}:{asset.version}"}
+            inputs[DATA_ROLES[asset.role]] = {"path": f"azureml:{asset.name}:{asset.version}"}
+            tags: dict[str, Any] = {**env.config.tags, "split": asset.split}
+            if asset.rows is not None:
+                tags["rows"] = asset.rows
             assets.append(
                 {
-                    "role": role,
+                    "role": asset.role,
                     "name": asset.name,
                     "version": asset.version,
                     "path": f"../../{asset.path}",
                     "description": asset.description,
-                    "tags": dict(asset.tags),
+                    "tags": tags,
                 }
             )
     else:
