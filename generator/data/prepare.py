@@ -232,7 +232,15 @@ class _TailHash(threading.Thread):
 
 
 def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:
-    lf = pl.scan_parquet(sf.files).select(COLUMNS).with_row_index("_i")
+    files = sf.files
+    if selection is None:  # head: only the files that hold the first rows (polars slices within the last one)
+        files, total = [], 0
+        for path, n in zip(sf.files, sf.rows_per_file):
+            if total >= res.selected and files:
+                break
+            files.append(path)
+            total += n
+    lf = pl.scan_parquet(files).select(COLUMNS).with_row_index("_i")
     if selection is None:
         lf = lf.head(res.selected)
     elif len(selection) < sf.num_rows:
@@ -338,6 +346,8 @@ def prepare(
     splits = list(data.splits)
     src = resolve_source(data.dataset, data.revision, source, splits)
     inputs = inputs_of(src, data, splits)
+    if out_dir.is_dir():
+        remove_stale_temps(out_dir)
     if not force:
         existing = up_to_date(out_dir, inputs)
         if existing is not None:
@@ -345,7 +355,6 @@ def prepare(
             rep.line(f"{_rel(out_dir, root)}: up to date ({counts}); nothing rewritten")
             return PrepareResult(out_dir, existing, True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out_dir)
     rep.line(f"source {src.label()}: {data.sampling} {sampling_settings(data)['percent']}% of {', '.join(splits)} -> {_rel(out_dir, root)}/")
     results: list[SplitResult] = []
     temps: list[tuple[Path, Path]] = []

@@ -1,0 +1,152 @@
+"""Malformed rows (exclude / reject) and atomic output (exceptions, Ctrl-C, a killed process)."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from dataset_helpers import REPO, read_jsonl
+
+from generator.config import Data
+from generator.data import prepare
+from generator.data.progress import Quiet
+from generator.data.synthetic import MALFORMED_KINDS, conversations, generate
+from generator.errors import DataError
+
+Q = Quiet()
+ONE = dict(splits=["train_sft", "test_sft"], test_split="test_sft", request_split="test_sft")
+BAD = {3: "empty_messages", 10: "null_messages", 11: "bad_role", 50: "null_role", 51: "null_content",
+       52: "null_message", 120: "null_prompt", 130: "null_prompt_id"}
+REASONS = {
+    3: "messages is empty", 10: "messages is null", 11: "role is 'robot', expected one of user/assistant/system",
+    50: "role is None", 51: "content is not a string", 52: "is null", 120: "prompt is null", 130: "prompt_id is null",
+}
+
+
+@pytest.fixture(scope="module")
+def bad_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bad")
+    generate(out, sizes={"train_sft": 200, "test_sft": 40}, shards={"train_sft": 2, "test_sft": 1}, row_group_size=32,
+             profile="compact", malformed={"train_sft": BAD})
+    return out
+
+
+def run(root: Path, source: Path, **data):
+    data.setdefault("output_dir", "out")
+    return prepare(Data(**{**ONE, **data}), root, source=str(source), reporter=Q)
+
+
+def snapshot(d: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.iterdir())}
+
+
+def test_every_malformed_kind_is_injectable() -> None:
+    assert set(BAD.values()) == set(MALFORMED_KINDS)
+
+
+def test_exclude_drops_and_counts_malformed_rows(bad_source: Path, tmp_path: Path) -> None:
+    res = run(tmp_path, bad_source, percent=100, on_invalid="exclude")
+    e = res.manifest["splits"]["train_sft"]
+    assert (e["selected"], e["malformed"], e["rows"]) == (200, 8, 192)
+    assert [x["index"] for x in e["malformed_examples"]] == [3, 10, 11, 50, 51]
+    for x in e["malformed_examples"]:
+        assert REASONS[x["index"]] in x["reason"]
+    good = [r for i, r in enumerate(conversations(200, split="train_sft", profile="compact")) if i not in BAD]
+    assert read_jsonl(res.output_dir / "train_sft.jsonl") == good
+    assert res.manifest["splits"]["test_sft"]["malformed"] == 0 and "malformed_examples" not in res.manifest["splits"]["test_sft"]
+
+
+def test_head_counts_only_selected_rows(bad_source: Path, tmp_path: Path) -> None:
+    res = run(tmp_path, bad_source, percent=1, on_invalid="reject")  # rows 0..1 are fine
+    assert res.manifest["splits"]["train_sft"]["rows"] == 2
+    res = run(tmp_path, bad_source, percent=2, on_invalid="exclude", output_dir="o2")  # rows 0..3: row 3 bad
+    assert res.manifest["splits"]["train_sft"]["malformed"] == 1
+
+
+def test_reject_fails_names_split_count_first_row_and_replaces_nothing(bad_source: Path, tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    generate(good, sizes={"train_sft": 200, "test_sft": 40}, shards=1, profile="compact", seed=1)
+    before = run(tmp_path, good, percent=100, on_invalid="reject")
+    snap = snapshot(before.output_dir)
+    with pytest.raises(DataError) as err:
+        run(tmp_path, bad_source, percent=100, on_invalid="reject")
+    msg = str(err.value)
+    assert "split train_sft: 8 malformed rows (first: row 3: messages is empty)" in msg and "\n" not in msg
+    assert snapshot(before.output_dir) == snap  # nothing replaced, no temp file left
+
+
+def test_random_sampling_validates_the_selected_rows(bad_source: Path, tmp_path: Path) -> None:
+    res = run(tmp_path, bad_source, percent=100, sampling="random", on_invalid="exclude")
+    assert res.manifest["splits"]["train_sft"]["malformed"] == 8
+
+
+# --------------------------------------------------------------------------- atomicity
+def test_exception_mid_write_leaves_previous_files_and_no_temp(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    generate(src, sizes={"train_sft": 400, "test_sft": 400}, shards={"train_sft": 1, "test_sft": 2}, row_group_size=25, profile="compact")
+    before = run(tmp_path, src, percent=100)
+    snap = snapshot(before.output_dir)
+    # corrupt the data pages of the second test_sft shard: the footer is fine, decoding fails half-way
+    shard = sorted((src / "data").glob("test_sft-*"))[-1]
+    blob = bytearray(shard.read_bytes())
+    for i in range(len(blob) // 3, len(blob) // 2):
+        blob[i] ^= 0x5A
+    shard.write_bytes(bytes(blob))
+    with pytest.raises(DataError, match="test_sft"):
+        prepare(Data(**ONE, percent=100, output_dir="out"), tmp_path, source=str(src), force=True, reporter=Q)
+    assert snapshot(before.output_dir) == snap
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {repo!r})
+    import polars as pl
+    from pathlib import Path
+    from generator.config import Data
+    from generator.data import prepare
+    from generator.data import validate
+
+    real = validate.problems_of_struct
+    def slow(s):  # slow the write down so the parent can interrupt it mid-way
+        print("writing", flush=True)
+        time.sleep(0.05)
+        return real(s)
+    validate.problems_of_struct = slow
+    sys.modules["generator.data.prepare"].problems_of_struct = slow
+    prepare(Data(splits=["train_sft"], test_split=None, request_split="train_sft", percent=100, output_dir="out"),
+            Path({root!r}), source={src!r}, force=True)
+    """
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_process_leaves_previous_file_intact(tmp_path: Path, sig: int) -> None:
+    src = tmp_path / "src"
+    generate(src, sizes={"train_sft": 3000}, shards=1, row_group_size=20, profile="compact")
+    before = run(tmp_path, src, splits=["train_sft"], test_split=None, request_split="train_sft", percent=50)
+    snap = snapshot(before.output_dir)
+    script = CHILD.format(repo=str(REPO), root=str(tmp_path), src=str(src))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "writing" in line:
+            break
+    deadline = time.time() + 20
+    while not list(before.output_dir.glob(".tmp-train_sft*")) and time.time() < deadline:
+        time.sleep(0.01)
+    assert list(before.output_dir.glob(".tmp-train_sft*")), "the child never started writing"
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    if sig == signal.SIGKILL:  # no chance to clean up: the next run removes the dead process's temp file
+        assert snapshot(before.output_dir).keys() - snap.keys()
+        run(tmp_path, src, splits=["train_sft"], test_split=None, request_split="train_sft", percent=50)
+    assert snapshot(before.output_dir) == snap
+    assert not any(p.name.startswith(".tmp") for p in before.output_dir.iterdir())
