@@ -10,6 +10,21 @@ run-history ``details``, managed online endpoints/deployments with keys, traffic
 unknown resources answer 404 with an ARM error body, invalid bodies 400, duplicate job names and changed
 immutable asset versions 409.
 
+Quick start (tests)::
+
+    from generator.emulator import Emulator
+    from generator.emulator.local import EmulatorCredential, local_cloud_kwargs, prepare_process_for_emulator
+
+    with Emulator(latencies={"compute": 0.05}, job_duration=0.4) as emu, \
+            prepare_process_for_emulator(emu.base_url, emu.ca_path):
+        ml = MLClient(EmulatorCredential(), emu.subscription_id, emu.resource_group, emu.workspace_name,
+                      **local_cloud_kwargs(emu.base_url), retry_backoff_factor=0.01)
+        ...
+
+In another process: ``python -m generator.emulator [--port N] [--state-dir DIR] [--latency KIND=S]
+[--job-duration S]`` (or ``run_emulator(...)``) prints ``base_url=...`` and ``ca_path=...``; read both lines,
+then use ``EmulatorControl(base_url, ca_path)`` for faults, the request log, reset and latencies.
+
 Public API
 ----------
 ``Emulator(state_dir=None, latencies=None, job_duration=1.0, host="127.0.0.1", port=0, *,
@@ -56,6 +71,26 @@ command calls it; ``add_emulator_command(app)`` is deliberately not provided: wi
 
 Client side: ``generator.emulator.local`` (``local_cloud_kwargs``, ``EmulatorCredential``,
 ``prepare_process_for_emulator``).
+
+Strictness (besides the 404/400/409 above): Bearer token and ``api-version`` required on ARM routes; compute
+names 2-16 chars, vmSize required, 0 <= min <= max, max >= 1, ISO-8601 idle time, no vmSize/priority change
+on update, DELETE needs ``underlyingResourceAction``; pipeline jobs must not reuse a name (409), their
+``computeId``/``settings.default_compute`` and literal ``compute_*`` inputs (how chat_completion_pipeline takes
+its clusters) must name an existing compute or ``serverless`` (400), registry components/models and workspace
+assets they reference must exist (400); a datastore input path that does not exist makes the job end
+``Failed``; models from ``azureml://jobs/<job>/outputs/<out>`` need an existing ``Completed`` job with that
+output (or ``artifacts``); asset versions are immutable (409 on another URI/type); deployments need a
+``Succeeded`` endpoint, an existing model version (workspace or ``azureml`` registry), an instance type and
+capacity >= 1; traffic must sum to 0 or 100 and go only to ``Succeeded`` deployments; a deployment with traffic
+cannot be deleted; scoring needs ``Authorization: Bearer <endpoint key>`` and a chat-completion body
+``{"input_data": {"input_string": [messages], "parameters": {...}}}`` and answers ``{"output": "<text>"}``
+(deterministic, derived from the deployment, model and messages); with no ``azureml-model-deployment`` header
+it routes by traffic (424 when none). Component inputs are not checked against the component interface.
+
+Limits: ``prepare_process_for_emulator`` changes process-global settings (``STORAGE_ACCOUNT_URLS``,
+``REQUESTS_CA_BUNDLE``), so blob uploads go to one emulator per process at a time. The whole state is guarded
+by one lock; the state file is rewritten after every successful write (blob contents are stored once per
+content hash under ``<state_dir>/blobs``).
 
 Not emulated: workspace creation, non-blob datastores, environments builds, AMLToken/AAD endpoint auth,
 Kubernetes deployments, batch endpoints, job logs/outputs download, registry writes.

@@ -40,6 +40,7 @@ DEFAULT_LATENCIES = {
 }
 DEFAULT_JOB_DURATION = 1.0
 TERMINAL_JOB = ("Completed", "Failed", "Canceled")
+MAX_LOG = 200_000  # request-log entries kept (oldest dropped first)
 _STATE_FILE = "state.json"
 _STATE_VERSION = 1
 
@@ -364,6 +365,8 @@ class App:
         resp.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         with self.lock:
             self.log.append(RequestRecord(method.upper(), path, resp.status))
+            if len(self.log) > MAX_LOG:
+                del self.log[: len(self.log) - MAX_LOG]
         if self.verbose:
             print(f"{method.upper()} {path} -> {resp.status}", flush=True)
         return resp
@@ -1778,6 +1781,7 @@ class App:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 120  # idle keep-alive connections are closed after this many seconds
     server_version = "amlgen-emulator"
     sys_version = ""
 
@@ -1837,6 +1841,7 @@ class TLSServer(ThreadingHTTPServer):
 
     def finish_request(self, request, client_address) -> None:
         try:
+            request.settimeout(30)  # a client that never completes the handshake holds only its own thread
             conn = self.ssl_context.wrap_socket(request, server_side=True)
         except (OSError, ValueError):
             return

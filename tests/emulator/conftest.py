@@ -19,20 +19,18 @@ FAST_JOB = 0.4
 @pytest.fixture(scope="session")
 def emulator_session():
     with Emulator(latencies=FAST_LATENCIES, job_duration=FAST_JOB) as emu:
-        restore = prepare_process_for_emulator(emu.base_url, emu.ca_path)
-        try:
-            yield emu
-        finally:
-            restore()
+        yield emu
 
 
 @pytest.fixture
 def emu(emulator_session):
-    """The session emulator, emptied (resources, faults, log) and with fast latencies."""
+    """The session emulator, emptied (resources, faults, log) and with fast latencies; the process is configured
+    for it (CA bundle, blob URLs, polling) for the duration of the test only."""
     emulator_session.reset()
     emulator_session.latencies.update(FAST_LATENCIES)
     emulator_session.job_duration = FAST_JOB
-    yield emulator_session
+    with prepare_process_for_emulator(emulator_session.base_url, emulator_session.ca_path):
+        yield emulator_session
     emulator_session.faults.clear()
 
 

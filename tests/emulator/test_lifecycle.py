@@ -24,7 +24,7 @@ def _client(emu, workspace=None):
                     workspace or emu.workspace_name, **local_cloud_kwargs(emu.base_url), retry_backoff_factor=0.01)
 
 
-def test_state_dir_survives_a_restart(tmp_path, emulator_session):
+def test_state_dir_survives_a_restart(tmp_path):
     from azure.ai.ml.entities import AmlCompute
 
     from azure.ai.ml.entities import Data
@@ -49,8 +49,10 @@ def test_state_dir_survives_a_restart(tmp_path, emulator_session):
             # the uploaded blob survived too: the SDK finds it and uploads nothing
             client.data.create_or_update(Data(name="train", version="1", type="uri_file", path=str(src)))
             assert not [r for r in second.requests if r.method == "PUT" and "/LocalUpload/" in r.path]
-    # the session emulator's process settings are back
-    assert os.environ["REQUESTS_CA_BUNDLE"] == emulator_session.ca_path
+    # the process settings are back
+    from azure.ai.ml.constants._common import STORAGE_ACCOUNT_URLS
+
+    assert STORAGE_ACCOUNT_URLS["AzureBlob"] == "https://{}.blob.{}"
 
 
 def test_bad_state_file_is_an_amlgen_error(tmp_path):
@@ -87,7 +89,7 @@ def test_run_emulator_in_a_subprocess(tmp_path):
         proc.wait(timeout=10)
 
 
-def test_workspace_list_restricts_served_workspaces(emulator_session):
+def test_workspace_list_restricts_served_workspaces():
     from azure.ai.ml.entities import AmlCompute
 
     with Emulator(workspaces=["ws-a"], workspace_name="ws-a", latencies={"compute": 0.01}) as emu:
