@@ -1,0 +1,186 @@
+"""Benchmark of the dataset step on a full-size synthetic ultrachat_200k (515,311 rows, ~1.6 GB parquet).
+
+    python benchmarks/bench_data.py [DATA_DIR] [--repeats 3] [--percent 100 --percent 5]
+
+Generates the dataset once (cached in DATA_DIR, default /tmp/amlgen-bench-data), then times, each run in a fresh
+subprocess (wall time and that process's peak RSS from wait4), the median of --repeats runs of:
+
+- amlgen:   ``generator.data.prepare`` (head sampling, forced rewrite)
+- notebook: ``datasets.load_dataset("parquet", ..., split=f"{split}[0%:{pc}%]").to_json(...)`` per split, with a
+            fresh temporary HF cache each run (as on a new compute)
+- floor:    a streaming read of every row group of every parquet file (pyarrow, all columns)
+
+and checks that amlgen's rows parse identically to the notebook's for every split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from generator.data.synthetic import HUB_SHARDS, SPLIT_SIZES, generate  # noqa: E402
+
+MARKER = ".complete.json"
+SEED = 0
+
+AMLGEN = """
+import sys
+from pathlib import Path
+from generator.config import Data
+from generator.data import prepare
+from generator.data.progress import Quiet
+prepare(Data(percent={pc}, output_dir="out"), Path({out!r}), source={src!r}, force=True, reporter=Quiet())
+"""
+
+NOTEBOOK = """
+import glob, os
+import datasets
+datasets.disable_progress_bars()
+for split in {splits!r}:
+    files = sorted(glob.glob(os.path.join({src!r}, "data", split + "-*.parquet")))
+    ds = datasets.load_dataset("parquet", data_files={{split: files}}, split=f"{{split}}[0%:{pc}%]", cache_dir={cache!r})
+    ds.to_json(os.path.join({out!r}, split + ".jsonl"))
+"""
+
+FLOOR = """
+import glob
+import pyarrow.parquet as pq
+n = 0
+for f in sorted(glob.glob({src!r} + "/data/*.parquet")):
+    pf = pq.ParquetFile(f, pre_buffer=False)
+    for i in range(pf.num_row_groups):
+        n += pf.read_row_group(i).num_rows
+assert n == {total}, n
+"""
+
+
+def _gen_split(args: tuple[str, str]) -> str:
+    out, split = args
+    generate(out, sizes={split: SPLIT_SIZES[split]}, shards={split: HUB_SHARDS[split]}, seed=SEED)
+    return split
+
+
+def ensure_data(data_dir: Path) -> Path:
+    marker = data_dir / MARKER
+    expect = {"sizes": SPLIT_SIZES, "shards": HUB_SHARDS, "seed": SEED}
+    if marker.is_file() and json.loads(marker.read_text()) == expect:
+        return data_dir
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    print(f"generating the full-size synthetic dataset in {data_dir} (once) ...", flush=True)
+    t0 = time.time()
+    order = ["train_gen", "train_sft", "test_sft", "test_gen"]  # biggest first, two at a time
+    with ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        for split in pool.map(_gen_split, [(str(data_dir), s) for s in order]):
+            print(f"  {split} done", flush=True)
+    marker.write_text(json.dumps(expect))
+    size = sum(p.stat().st_size for p in (data_dir / "data").glob("*.parquet"))
+    print(f"generated {sum(SPLIT_SIZES.values()):,} rows, {size / 1e9:.2f} GB parquet in {time.time() - t0:.0f}s", flush=True)
+    return data_dir
+
+
+def run_child(code: str) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of a fresh Python process running ``code``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=str(REPO), env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"benchmark child failed with {proc.returncode}:\n{code}")
+    return wall, usage.ru_maxrss * 1024
+
+
+def page_in(src: Path) -> None:
+    for p in sorted((src / "data").glob("*.parquet")):
+        with open(p, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+
+
+def compare(a: Path, b: Path) -> int:
+    import orjson
+
+    n = 0
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        for la, lb in zip(fa, fb, strict=True):
+            if orjson.loads(la) != orjson.loads(lb):
+                raise SystemExit(f"row {n} of {a.name} differs between amlgen and the notebook")
+            n += 1
+    return n
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("data_dir", nargs="?", default="/tmp/amlgen-bench-data")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--percent", type=float, action="append", help="percent(s) to time (default 100 and 5)")
+    ap.add_argument("--no-notebook", action="store_true", help="skip the (slow) notebook approach")
+    args = ap.parse_args(argv)
+    src = ensure_data(Path(args.data_dir))
+    percents = args.percent or [100, 5]
+    splits = list(SPLIT_SIZES)
+    total = sum(SPLIT_SIZES.values())
+    page_in(src)
+    work = Path(tempfile.mkdtemp(prefix="amlgen-bench-"))
+    results: dict[str, tuple[float, int]] = {}
+
+    def timed(label: str, make_code) -> None:
+        runs = []
+        for i in range(args.repeats):
+            runs.append(run_child(make_code(i)))
+            print(f"  {label} run {i + 1}: {runs[-1][0]:.2f}s, peak RSS {runs[-1][1] / 1e6:.0f} MB", flush=True)
+        results[label] = (statistics.median(r[0] for r in runs), max(r[1] for r in runs))
+
+    try:
+        timed("floor", lambda i: FLOOR.format(src=str(src), total=total))
+        for pc in percents:
+            pcs = f"{pc:g}"
+            ours = work / f"amlgen-{pcs}"
+            timed(f"amlgen {pcs}%", lambda i: AMLGEN.format(pc=pc, out=str(ours), src=str(src)))
+            if args.no_notebook:
+                continue
+            nb = work / f"notebook-{pcs}"
+
+            def notebook(i: int) -> str:
+                cache = work / f"hf-cache-{pcs}-{i}"
+                shutil.rmtree(cache, ignore_errors=True)
+                nb.mkdir(parents=True, exist_ok=True)
+                return NOTEBOOK.format(splits=splits, src=str(src), pc=int(pc) if float(pc).is_integer() else pc, cache=str(cache), out=str(nb))
+
+            timed(f"notebook {pcs}%", notebook)
+            for i in range(args.repeats):
+                shutil.rmtree(work / f"hf-cache-{pcs}-{i}", ignore_errors=True)
+            rows = {s: compare(ours / "out" / f"{s}.jsonl", nb / f"{s}.jsonl") for s in splits}
+            print(f"  rows identical to the notebook at {pcs}%: " + ", ".join(f"{s} {n:,}" for s, n in rows.items()), flush=True)
+            shutil.rmtree(nb, ignore_errors=True)
+            shutil.rmtree(ours, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    floor = results["floor"][0]
+    print(f"\nmedian of {args.repeats}, fresh process each, {total:,} rows, {os.cpu_count()} CPUs")
+    print(f"{'approach':<16}{'wall s':>9}{'peak RSS MB':>13}{'x floor':>9}{'notebook / amlgen':>19}")
+    for label, (wall, rss) in results.items():
+        speedup = ""
+        if label.startswith("amlgen"):
+            other = results.get(label.replace("amlgen", "notebook"))
+            speedup = f"{other[0] / wall:.1f}x" if other else ""
+        print(f"{label:<16}{wall:>9.2f}{rss / 1e6:>13.0f}{wall / floor:>9.2f}{speedup:>19}")
+
+
+if __name__ == "__main__":
+    main()
