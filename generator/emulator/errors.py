@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from generator.errors import AmlgenError, ToolFailure
+from generator.errors import AmlgenError
 
 
 class EmulatorError(AmlgenError):
-    """The emulator was misconfigured (bad state file, bad latency, port in use, ...)."""
+    """The emulator was misconfigured (bad state file, bad latency, ...) or cannot be reached."""
 
 
-class EmulatorStartError(ToolFailure):
-    """The emulator could not start serving."""
+class EmulatorStartError(EmulatorError):
+    """The emulator could not start serving (e.g. the port is in use)."""

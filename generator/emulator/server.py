@@ -1609,9 +1609,19 @@ class App:
                                             head=(method == "HEAD"))
                 data = self._blob_read(rec)
                 headers = self._blob_headers(rec["modified"], rec)
-                headers["Content-Length"] = str(len(data))
                 headers["Content-Type"] = rec.get("content_type", "application/octet-stream")
-                return Response(200, b"" if method == "HEAD" else data, headers)
+                status = 200
+                rng = re.match(r"^bytes=(\d+)-(\d*)$", hdrs.get("x-ms-range", hdrs.get("range", "")))
+                if rng and method == "GET":
+                    start = int(rng.group(1))
+                    end = min(int(rng.group(2)) if rng.group(2) else len(data) - 1, len(data) - 1)
+                    if start >= len(data):  # Azure answers 416 (also for an empty blob)
+                        return self._blob_error(416, "InvalidRange", "The range specified is invalid.")
+                    headers["Content-Range"] = f"bytes {start}-{max(end, start)}/{len(data)}"
+                    data = data[start: end + 1]
+                    status = 206
+                headers["Content-Length"] = str(len(data))
+                return Response(status, b"" if method == "HEAD" else data, headers)
             if method == "PUT":
                 comp = query.get("comp")
                 if comp == "metadata":

@@ -51,3 +51,33 @@ def test_uri_file_from_datastore_path(ml):
 def test_unknown_data_version_is_404(ml):
     with pytest.raises(ResourceNotFoundError):
         ml.data.get("nope", version="1")
+
+
+def test_block_uploads_and_signature_check(emu, ml):
+    """Large files go up in blocks (Put Block + Put Block List); a wrong account key is refused."""
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.storage.blob import BlobClient
+
+    ml.datastores.get_default()  # creates the lazily served workspace
+    store = emu._app.state["workspaces"]
+    container = f"azureml-blobstore-{next(iter(store.values()))['workspace_id']}"
+    account_url = emu.base_url + "amlgenemulatorstore"
+    data = bytes(range(256)) * 40
+    blob = BlobClient(account_url, container, "big/file.bin", credential=emu._app.account_key,
+                      max_single_put_size=1024, max_block_size=1000)
+    blob.upload_blob(data, overwrite=True)
+    assert any("comp" not in r.path and r.method == "PUT" for r in emu.requests)
+    assert blob.download_blob().readall() == data
+    assert blob.get_blob_properties().size == len(data)
+    empty = BlobClient(account_url, container, "empty.txt", credential=emu._app.account_key)
+    empty.upload_blob(b"")
+    assert empty.download_blob().readall() == b""
+
+    import base64
+    import secrets
+
+    wrong = BlobClient(account_url, container, "big/file.bin",
+                       credential=base64.b64encode(secrets.token_bytes(64)).decode())
+    with pytest.raises((ClientAuthenticationError, HttpResponseError)) as info:
+        wrong.get_blob_properties()
+    assert info.value.status_code == 403

@@ -145,3 +145,13 @@ def test_job_latency_alias_and_artifacts_output(ml, emu, compute, job_spec, subm
     with pytest.raises(HttpResponseError, match="no output named"):
         ml.models.create_or_update(Model(name="bad-output", version="1", type="custom_model",
                                          path="azureml://jobs/artifacts-job/outputs/nope"))
+
+
+def test_port_in_use_is_an_amlgen_error():
+    from generator.emulator import EmulatorStartError
+    from generator.errors import AmlgenError
+
+    with Emulator() as running:
+        with pytest.raises(EmulatorStartError) as info:
+            Emulator(port=running.port).start()
+        assert isinstance(info.value, AmlgenError)
