@@ -222,6 +222,9 @@ class Workspace:
         """Build the MLClient for ``env.config.workspace`` (or ``target.workspace_config``). No network call."""
         target = target or Target()
         _quiet_sdk_logging()
+        if os.environ.get("AZUREML_CURRENT_CLOUD", "").startswith("AmlgenEmulator") and "azure.ai.ml" not in sys.modules:
+            # left by a parent process that talked to an emulator: azure-ai-ml would fail at import on that name
+            os.environ.pop("AZUREML_CURRENT_CLOUD")
         kwargs: dict[str, Any] = {"show_progress": False}
         if retry_total is not None:
             kwargs["retry_total"] = retry_total
