@@ -104,7 +104,6 @@ import ssl
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any, Optional
 
