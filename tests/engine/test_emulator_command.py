@@ -1,0 +1,46 @@
+"""`amlgen emulator` runs in the foreground and writes .amlgen/emulator.json for `--target local` commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from conftest import REPO, subprocess_cmd
+
+
+def test_emulator_command_serves_local_target(template_project, tmp_path, capsys):
+    import shutil
+
+    from conftest import registered_app
+    from generator.cli import main
+
+    root = tmp_path / "proj"
+    shutil.copytree(template_project, root)
+    env = {k: v for k, v in os.environ.items() if k != "AZUREML_CURRENT_CLOUD"}
+    proc = subprocess.Popen(subprocess_cmd("emulator", "-C", str(root), "--job-duration", "0.2",
+                                           "--latency", "deployment=0.05"),
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = root / ".amlgen/emulator.json"
+    try:
+        deadline = time.time() + 30
+        while not state.exists() and time.time() < deadline:
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        data = json.loads(state.read_text())
+        assert data["base_url"].startswith("https://127.0.0.1:") and os.path.isfile(data["ca_path"])
+        registered_app()
+        capsys.readouterr()
+        assert main(["apply", "--env", "dev", "--target", "local", "-C", str(root)]) == 0
+        assert main(["plan", "--env", "dev", "--target", "local", "-C", str(root), "--detailed-exitcode"]) == 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert not state.exists()  # removed on a clean stop
+    assert (root / ".amlgen/emulator/state.json").exists()  # resources persist for the next start
