@@ -151,6 +151,10 @@ def _quiet_sdk_logging() -> None:
 
     for name in ("azure", "azure.ai.ml", "azure.identity", "azure.core.pipeline.policies.http_logging_policy"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # SDK modules set their own loggers to INFO with a stdout handler ("Check: endpoint ... exists")
+    for name in list(logging.Logger.manager.loggerDict):
+        if name.startswith("azure.ai.ml") and not name.startswith("azure.ai.ml._telemetry"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.CRITICAL)
 
 
@@ -244,7 +248,9 @@ class Workspace:
         else:
             credential = credential or azure_credential()
         from azure.ai.ml import MLClient
+        import azure.ai.ml.operations  # noqa: F401  (so their loggers exist and can be quietened)
 
+        _quiet_sdk_logging()
         try:
             if target.workspace_config:
                 path = Path(target.workspace_config)
