@@ -34,7 +34,7 @@ from .. import __version__
 from ..errors import DataError
 from .progress import Reporter
 from .source import ResolvedSource, SplitFiles, resolve_source
-from .validate import COLUMNS, check_schema, problems, problems_of_struct
+from .validate import COLUMNS, check_schema, parquet_problems, problems
 
 MANIFEST = "manifest.json"
 MAX_EXAMPLES = 5  # malformed rows listed in the manifest (index and reason)
@@ -197,9 +197,11 @@ def _schema(sf: SplitFiles) -> pl.Schema:
 class _TailHash(threading.Thread):
     """sha256 and size of a file that is being written, computed alongside the writer."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, rep: Reporter | None = None):
         super().__init__(daemon=True)
         self.path = path
+        self.rep = rep
+        self.lines = 0
         self.done = threading.Event()
         self.h = hashlib.sha256()
         self.n = 0
@@ -211,17 +213,23 @@ class _TailHash(threading.Thread):
                 while True:
                     chunk = fh.read(1 << 22)
                     if chunk:
-                        self.h.update(chunk)
-                        self.n += len(chunk)
+                        self._add(chunk)
                     elif self.done.is_set():
                         while chunk := fh.read(1 << 22):
-                            self.h.update(chunk)
-                            self.n += len(chunk)
+                            self._add(chunk)
                         return
                     else:
                         time.sleep(0.01)
         except BaseException as exc:  # noqa: BLE001 - reported by finish()
             self.error = exc
+
+    def _add(self, chunk: bytes) -> None:
+        self.h.update(chunk)
+        self.n += len(chunk)
+        lines = chunk.count(b"\n")
+        self.lines += lines
+        if self.rep is not None and lines:
+            self.rep.advance(lines)
 
     def finish(self) -> tuple[int, str]:
         self.done.set()
@@ -231,7 +239,7 @@ class _TailHash(threading.Thread):
         return self.n, self.h.hexdigest()
 
 
-def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:
+def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter, reject: bool) -> None:
     files = sf.files
     if selection is None:  # head: only the files that hold the first rows (polars slices within the last one)
         files, total = [], 0
@@ -240,24 +248,32 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
                 break
             files.append(path)
             total += n
-    lf = pl.scan_parquet(files).select(COLUMNS).with_row_index("_i")
-    if selection is None:
+    try:
+        bad = parquet_problems(files, limit=res.selected if selection is None else None, keep=selection)
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"{sf.split}: cannot read the source: {str(exc).splitlines()[0]}") from None
+    res.malformed = len(bad)
+    res.examples = bad[:MAX_EXAMPLES]
+    res.rows = res.selected - res.malformed
+    if bad and reject:
+        return  # the step fails: no need to write
+    lf = pl.scan_parquet(files).select(COLUMNS)
+    if selection is None and not bad:
         lf = lf.head(res.selected)
-    elif len(selection) < sf.num_rows:
-        keep = pl.Series(selection, dtype=lf.collect_schema()["_i"])
-        lf = lf.filter(pl.col("_i").is_in(keep.implode()))
-
-    def check(s: pl.Series) -> pl.Series:
-        rep.advance(len(s))
-        return problems_of_struct(s)
-
-    lf = lf.with_columns(_problem=pl.struct(COLUMNS).map_batches(check, return_dtype=pl.String, is_elementwise=True))
-    good = lf.filter(pl.col("_problem").is_null()).select(COLUMNS).sink_ndjson(tmp, lazy=True)
-    bad = lf.filter(pl.col("_problem").is_not_null()).select("_i", "_problem")
-    tail = _TailHash(tmp)
+    else:
+        lf = lf.with_row_index("_i")
+        if selection is None:
+            lf = lf.head(res.selected)
+        elif len(selection) < sf.num_rows:
+            lf = lf.filter(pl.col("_i").is_in(pl.Series(selection, dtype=lf.collect_schema()["_i"]).implode()))
+        if bad:
+            drop = pl.Series([i for i, _ in bad], dtype=lf.collect_schema()["_i"])
+            lf = lf.filter(~pl.col("_i").is_in(drop.implode()))
+        lf = lf.select(COLUMNS)
+    tail = _TailHash(tmp, rep)
     tail.start()
     try:
-        _, bad_rows = pl.collect_all([good, bad], engine="streaming")
+        lf.sink_ndjson(tmp, engine="streaming")
     except pl.exceptions.PolarsError as exc:
         tail.finish()
         raise DataError(f"{sf.split}: cannot read the source: {str(exc).splitlines()[0]}") from None
@@ -265,10 +281,8 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
         tail.done.set()
         raise
     res.bytes, res.sha256 = tail.finish()
-    bad_rows = bad_rows.sort("_i")
-    res.malformed = bad_rows.height
-    res.examples = [(int(i), str(r)) for i, r in bad_rows.head(MAX_EXAMPLES).iter_rows()]
-    res.rows = res.selected - res.malformed
+    if tail.lines != res.rows:  # pragma: no cover - a bug, not an input problem
+        raise RuntimeError(f"{sf.split}: wrote {tail.lines} rows, expected {res.rows}")
 
 
 def _write_arrow_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:
@@ -317,7 +331,7 @@ def _prepare_split(sf: SplitFiles, data: Any, out_dir: Path, rep: Reporter, labe
     try:
         tmp.touch()
         if sf.kind == "parquet":
-            _write_parquet_split(sf, tmp, res, selection, rep)
+            _write_parquet_split(sf, tmp, res, selection, rep, data.on_invalid == "reject")
         else:
             _write_arrow_split(sf, tmp, res, selection, rep)
     except BaseException:

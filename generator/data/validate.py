@@ -8,12 +8,14 @@ with the wrong types fails as a whole.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ..errors import DataError
 
@@ -37,7 +39,7 @@ def check_schema(schema: dict[str, Any] | pl.Schema, where: str) -> None:
         raise DataError(f"{where}: column messages has type {m}, expected a list of {{role: string, content: string}}")
 
 
-def _row_reason(prompt: Any, prompt_id: Any, messages: Any) -> str:
+def _row_reason(prompt: Any, prompt_id: Any, messages: Any, check_content: bool = True) -> str:
     if prompt is None:
         return "prompt is null"
     if prompt_id is None:
@@ -51,7 +53,7 @@ def _row_reason(prompt: Any, prompt_id: Any, messages: Any) -> str:
             return f"messages[{j}] is null"
         if m.get("role") not in ROLES:
             return f"messages[{j}].role is {m.get('role')!r}, expected one of {'/'.join(ROLES)}"
-        if not isinstance(m.get("content"), str):
+        if check_content and not isinstance(m.get("content"), str):
             return f"messages[{j}].content is not a string"
     return "malformed"  # pragma: no cover - the vectorised check and this one agree
 
@@ -73,9 +75,10 @@ def bad_mask(prompt: pa.Array, prompt_id: pa.Array, messages: pa.Array) -> np.nd
         if role.type != pa.large_string():
             role = role.cast(pa.large_string())
         ok = pc.fill_null(pc.is_in(role, _ROLES), False)
-        content = pc.struct_field(flat, "content")
-        if content.null_count:
-            ok = pc.and_(ok, content.is_valid())
+        if flat.type.get_field_index("content") >= 0:  # absent when only the role leaf was read
+            content = pc.struct_field(flat, "content")
+            if content.null_count:
+                ok = pc.and_(ok, content.is_valid())
         if flat.null_count:
             ok = pc.and_(ok, flat.is_valid())
         if not pc.all(ok).as_py():
@@ -104,3 +107,78 @@ def problems(frame: pl.DataFrame) -> pl.Series:
 def problems_of_struct(s: pl.Series) -> pl.Series:
     """``problems`` for a struct Series of the three columns (the form ``Expr.map_batches`` hands over)."""
     return problems(s.struct.unnest())
+
+
+# --------------------------------------------------------------------------- parquet: validate from metadata + the role leaf
+def _leaf_index(pf: pq.ParquetFile, column: str, leaf: str | None = None) -> int | None:
+    for i in range(len(pf.schema)):
+        path = pf.schema.column(i).path
+        if path == column if leaf is None else (path.startswith(column + ".") and path.endswith("." + leaf)):
+            return i
+    return None
+
+
+def _null_count(rg: pq.RowGroupMetaData, index: int | None) -> int | None:
+    if index is None:
+        return None
+    st = rg.column(index).statistics
+    return st.null_count if st is not None and st.has_null_count else None
+
+
+def parquet_problems(files: list[Path], limit: int | None = None, keep: np.ndarray | None = None) -> list[tuple[int, str]]:
+    """The malformed rows of parquet files (global index in stored order, reason), without decoding the text.
+
+    Per row group: the column statistics tell whether ``prompt``, ``prompt_id`` or a message ``content`` has a
+    null (a null content is always counted in the leaf's null count); only the small ``role`` leaf is decoded to
+    check the list structure and the roles. A row group whose statistics are missing or show nulls is decoded
+    in full and checked row by row. Only rows below ``limit`` (head) or listed in ``keep`` (random) count.
+    """
+    out: list[tuple[int, str]] = []
+    base = 0
+    for path in files:
+        pf = pq.ParquetFile(path)
+        md = pf.metadata
+        i_prompt, i_pid = _leaf_index(pf, "prompt"), _leaf_index(pf, "prompt_id")
+        i_content, i_role = _leaf_index(pf, "messages", "content"), _leaf_index(pf, "messages", "role")
+        role_path = pf.schema.column(i_role).path if i_role is not None else None
+        for g in range(md.num_row_groups):
+            rg = md.row_group(g)
+            n = rg.num_rows
+            if limit is not None and base >= limit:
+                return out
+            if keep is not None:
+                lo, hi = np.searchsorted(keep, [base, base + n])
+                if lo == hi:
+                    base += n
+                    continue
+            nulls = [_null_count(rg, i) for i in (i_prompt, i_pid, i_content)]
+            full = role_path is None or any(c is None or c > 0 for c in nulls)
+            if full:
+                t = pf.read_row_group(g, columns=list(COLUMNS))
+                cols = [t.column(c).combine_chunks() for c in COLUMNS]
+            else:
+                t = pf.read_row_group(g, columns=[role_path])
+                m = t.column("messages").combine_chunks()
+                cols = [pa.nulls(0), pa.nulls(0), m]
+            bad = _bad_rows(cols, full)
+            for j in np.flatnonzero(bad):
+                index = base + int(j)
+                if (limit is not None and index >= limit) or (keep is not None and not _member(keep, index)):
+                    continue
+                row = [c[int(j)].as_py() for c in cols] if full else ["", "", cols[2][int(j)].as_py()]
+                out.append((index, _row_reason(*row, check_content=full)))
+            base += n
+    return out
+
+
+def _bad_rows(cols: list[pa.Array], full: bool) -> np.ndarray:
+    if full:
+        return bad_mask(*cols)
+    m = cols[2]
+    empty = pa.array([""] * len(m), pa.string()) if len(m) else pa.array([], pa.string())
+    return bad_mask(empty, empty, m)
+
+
+def _member(keep: np.ndarray, index: int) -> bool:
+    k = int(np.searchsorted(keep, index))
+    return k < len(keep) and int(keep[k]) == index

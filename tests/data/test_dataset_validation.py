@@ -111,15 +111,13 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from generator.config import Data
     from generator.data import prepare
-    from generator.data import validate
 
-    real = validate.problems_of_struct
-    def slow(s):  # slow the write down so the parent can interrupt it mid-way
+    real = pl.LazyFrame.sink_ndjson
+    def slow(self, path, **kw):  # keep polars writing the temp file until the parent interrupts
         print("writing", flush=True)
-        time.sleep(0.05)
-        return real(s)
-    validate.problems_of_struct = slow
-    sys.modules["generator.data.prepare"].problems_of_struct = slow
+        for _ in range(3000):
+            real(self, path, **kw)
+    pl.LazyFrame.sink_ndjson = slow
     prepare(Data(splits=["train_sft"], test_split=None, request_split="train_sft", percent=100, output_dir="out"),
             Path({root!r}), source={src!r}, force=True)
     """
@@ -150,3 +148,26 @@ def test_interrupted_process_leaves_previous_file_intact(tmp_path: Path, sig: in
         run(tmp_path, src, splits=["train_sft"], test_split=None, request_split="train_sft", percent=50)
     assert snapshot(before.output_dir) == snap
     assert not any(p.name.startswith(".tmp") for p in before.output_dir.iterdir())
+
+
+@pytest.mark.parametrize("statistics", [True, False])
+@pytest.mark.parametrize("kinds", [{5: "bad_role"}, {5: "bad_role", 40: "null_role", 41: "empty_messages"}, BAD, {}])
+def test_metadata_validation_agrees_with_a_full_check(tmp_path: Path, statistics: bool, kinds: dict) -> None:
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from generator.data.synthetic import SCHEMA, corrupt
+    from generator.data.validate import parquet_problems, problems
+
+    rows = [corrupt(r, kinds[i]) if i in kinds else r for i, r in enumerate(conversations(200, profile="compact"))]
+    path = tmp_path / "train_sft-00000-of-00001.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), path, row_group_size=32, write_statistics=statistics)
+    full = problems(pl.read_parquet(path))
+    expected = [(i, r) for i, r in enumerate(full.to_list()) if r is not None]
+    assert [i for i, _ in parquet_problems([path])] == sorted(kinds) == [i for i, _ in expected]
+    for (i, got), (_, want) in zip(parquet_problems([path]), expected):
+        assert got == want or (got.startswith("messages[") and want.startswith("messages["))
+    assert [i for i, _ in parquet_problems([path], limit=41)] == [i for i in sorted(kinds) if i < 41]
+    keep = __import__("numpy").array(sorted(set(range(0, 200, 5)) | {41}))
+    assert [i for i, _ in parquet_problems([path], keep=keep)] == [i for i in sorted(kinds) if i in set(keep.tolist())]
