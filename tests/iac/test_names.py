@@ -134,7 +134,7 @@ def test_environments_disagreeing_on_the_shared_registry_rejected(infra_project:
         infra_project, "priv",
         NEW_ENV.format(name="priv", location="eastus2").replace("11111111-2222-3333-4444-555555555555",
                                                                 "00000000-0000-0000-0000-000000000000")
-        + "infrastructure:\n  private_network: true\n",
+        + "infrastructure:\n  private_network: true\n  deploy_registry: true\n",
     )
     with pytest.raises(ConfigError, match=r"both deploy the shared registry 'amlgen-models' but differ in privateNetwork"):
         check_environments(load_all(infra_project))

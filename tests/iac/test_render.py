@@ -116,7 +116,8 @@ def test_brand_new_environment_needs_no_other_edit(infra_project: Path) -> None:
     render_params(infra_project, None, check=True)
 
 
-def test_environment_in_another_subscription_must_not_redeploy_the_registry(infra_project: Path) -> None:
+def test_only_one_environment_deploys_the_registry(infra_project: Path) -> None:
+    """dev owns the shared registry; a new environment elsewhere just uses it, unless it opts in (a conflict)."""
     new = infra_project / "infra" / "environments" / "other.yml"
     text = (
         "workspace:\n"
@@ -128,11 +129,11 @@ def test_environment_in_another_subscription_must_not_redeploy_the_registry(infr
         "  name: ultrachat-other\n"
     )
     new.write_text(text)
+    check_environments(load_all(infra_project))
+    new.write_text(text + "infrastructure:\n  deploy_registry: true\n")
     with pytest.raises(ConfigError) as info:
         check_environments(load_all(infra_project))
     assert str(info.value).startswith("infra/environments/other.yml:2: workspace.subscription_id: environments 'dev' and 'other'")
-    new.write_text(text + "infrastructure:\n  deploy_registry: false\n")
-    check_environments(load_all(infra_project))
 
 
 def test_infra_render_command(infra_project: Path) -> None:

@@ -3,7 +3,7 @@
 # Change those files and run `amlgen render --env prod`.
 #
 # Provisions environment 'prod': resource group rg-amlgen-prod (swedencentral) with Azure ML
-# workspace mlw-amlgen-prod and its dependencies, and the shared registry amlgen-models.
+# workspace mlw-amlgen-prod and its dependencies.
 # Extra arguments go to az, e.g. `bash infra/params/prod/deploy.sh --what-if`.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
