@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,35 +16,8 @@ import pytest
 os.environ.setdefault("AZUREML_RUN_POLLING_INTERVAL_MIN", "0")
 os.environ.setdefault("AZUREML_RUN_POLLING_INTERVAL_MAX", "0")
 
+from engine_helpers import FAST_JOB, FAST_LATENCIES, REPO, Result, registered_app  # noqa: E402
 from generator.emulator import Emulator  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
-FAST_LATENCIES = {"compute": 0.05, "endpoint": 0.05, "deployment": 0.08, "model": 0.0, "data": 0.0,
-                  "delete": 0.03, "cancel": 0.02}
-FAST_JOB = 0.4
-SHIM = ("import sys; from generator.cli import app, main; from generator.engine.cli import register; "
-        "register(app); sys.exit(main(sys.argv[1:]))")
-
-
-def registered_app():
-    from generator.cli import app
-    from generator.engine.cli import register
-
-    names = {c.name or getattr(c.callback, "__name__", "") for c in app.registered_commands}
-    if "apply" not in names:
-        register(app)
-    return app
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
 
 
 @pytest.fixture(scope="session")
@@ -123,14 +94,3 @@ def ml(emu):
                       **local_cloud_kwargs(emu.base_url), retry_backoff_factor=0.01)
     yield client
     restore()
-
-
-def writes(emu, method: str | None = None, fragment: str = "") -> list:
-    from generator.emulator.server import is_write
-
-    return [r for r in emu.requests if is_write(r.method, r.path) and (method is None or r.method == method)
-            and fragment.lower() in r.path.lower()]
-
-
-def subprocess_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-c", SHIM, *args]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import writes
+from engine_helpers import model_ref
 
 
 def test_full_flow(run, emu, ml, project):
@@ -20,7 +20,7 @@ def test_full_flow(run, emu, ml, project):
     assert r.code == 0, r.text
     assert "Apply complete" in r.out
     assert ml.online_endpoints.get("ultrachat-dev").traffic == {"demo": 100}
-    assert ml.models.get("Phi-3-mini-4k-instruct-ultrachat-200k", version="3726666065") is not None
+    assert ml.models.get(*model_ref(project)) is not None
 
     r = run("plan", "--env", "dev", "--detailed-exitcode")
     assert r.code == 0, r.text
@@ -68,7 +68,7 @@ def test_up_in_a_scratch_root(tmp_path, template_project, capsys):
     import shutil
 
     from generator.cli import main
-    from conftest import registered_app
+    from engine_helpers import registered_app
 
     registered_app()
     root = tmp_path / "fresh"

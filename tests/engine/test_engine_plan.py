@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from engine_helpers import job_name
+
 
 def _edit(path, old, new):
     text = path.read_text()
@@ -43,7 +45,7 @@ def test_plan_update_and_no_change_in_every_format(run, emu, project):
     assert "~ compute gpu-a100-1x" in r.out and "max_instances: 1 -> 3" in r.out
     assert "~ deployment ultrachat-dev/demo" in r.out and "instance_count: 1 -> 2" in r.out
     assert "= endpoint ultrachat-dev" in r.out and "= traffic ultrachat-dev" in r.out
-    assert "* job phi-3-mini-4k-instruct-ultrachat-de206951720c" in r.out and "already ran (Completed)" in r.out
+    assert f"* job {job_name(project)}" in r.out and "already ran (Completed)" in r.out
     assert "0 to create, 2 to update" in r.out
 
     r = run("plan", "--env", "dev", "--format", "json", "--detailed-exitcode")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import REPO, subprocess_cmd, writes
+from engine_helpers import REPO, job_name, subprocess_cmd, writes
 
 
 @pytest.mark.parametrize("status, retry_after", [(429, 0), (503, 0), (429, None), (503, None)])
@@ -53,11 +53,11 @@ def test_failed_deployment_gets_no_traffic(run, emu, ml):
     assert ml.online_endpoints.get("ultrachat-dev").traffic == {"demo": 100}
 
 
-def test_failed_job_reports_error_and_studio_link(run, emu):
+def test_failed_job_reports_error_and_studio_link(run, emu, project):
     emu.faults.add(r"/jobs/", "PUT", action="fail", message="CUDA out of memory in finetune.")
     r = run("apply", "--env", "dev")
     assert r.code == 1
-    assert "job 'phi-3-mini-4k-instruct-ultrachat-de206951720c'" in r.err and "Failed" in r.err
+    assert f"job '{job_name(project)}'" in r.err and "Failed" in r.err
     assert "CUDA out of memory" in r.err and "https://ml.azure.com/runs/" in r.err
     emu.faults.clear()
     emu.clear_requests()
@@ -80,7 +80,7 @@ def test_interrupted_apply_resumes_without_duplicate_job(run, emu, project, ml):
     finally:
         proc.kill()
         proc.wait()
-    assert ml.jobs.get("phi-3-mini-4k-instruct-ultrachat-de206951720c").status in ("NotStarted", "Queued", "Running")
+    assert ml.jobs.get(job_name(project)).status in ("NotStarted", "Queued", "Running")
     r = run("apply", "--env", "dev")
     assert r.code == 0, r.text
     assert "already submitted" in r.out

@@ -8,13 +8,13 @@ import signal
 import subprocess
 import time
 
-from conftest import REPO, subprocess_cmd
+from engine_helpers import REPO, subprocess_cmd
 
 
 def test_emulator_command_serves_local_target(template_project, tmp_path, capsys):
     import shutil
 
-    from conftest import registered_app
+    from engine_helpers import registered_app
     from generator.cli import main
 
     root = tmp_path / "proj"
