@@ -16,6 +16,7 @@ import typer
 
 from . import __version__
 from .data.cli import app as data_app
+from .engine.cli import register as register_engine
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_TOOL_FAILURE, EXIT_USAGE, AmlgenError, UsageProblem
 from .iac_cli import infra_app
 
@@ -31,6 +32,7 @@ catalog_app = typer.Typer(help="Pinned component interfaces and the VM SKU catal
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(data_app, name="data")
 app.add_typer(infra_app, name="infra")
+register_engine(app)  # plan, apply, invoke, destroy, up, emulator
 
 ProjectOpt = Annotated[
     Optional[Path], typer.Option("--project", "-C", help="Project directory (default: found from the current directory).")

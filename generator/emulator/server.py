@@ -944,8 +944,7 @@ class App:
         body = self._public(job)
         props = body["properties"]
         props["status"] = self._job_status(job)
-        studio = (f"https://ml.azure.com/runs/{job['name']}?wsid={self.ws_id(ws)}"
-                  f"&tid=00000000-0000-0000-0000-000000000001")
+        studio = f"https://ml.azure.com/runs/{job['name']}?wsid={self.ws_id(ws)}"  # the SDK appends &tid=
         props["services"] = {
             "Studio": {"jobServiceType": "Studio", "endpoint": studio, "status": None, "errorMessage": None},
             "Tracking": {"jobServiceType": "Tracking", "endpoint": f"azureml://{self.location}.api.azureml.ms/"
@@ -1476,6 +1475,8 @@ class App:
         messages = data.get("input_string") if isinstance(data, dict) else data
         if not isinstance(messages, list) or not messages:
             return Response(400, {"message": "input_data.input_string must be a non-empty list of messages."})
+        if all(isinstance(m, list) for m in messages):  # a batch of conversations (the notebook's [messages])
+            messages = messages[0]
         last_user = ""
         for msg in messages:
             if isinstance(msg, dict) and msg.get("role") == "user":

@@ -60,8 +60,14 @@ def test_endpoint_deployment_traffic_invoke_delete(ml, emu, model, endpoint, tmp
                                                   deployment_name="demo"))
     again = json.loads(ml.online_endpoints.invoke("ultrachat-dev", request_file=str(request)))
     assert first == again and "What is 2+2?" in first["output"]
+    # the notebook's shape wraps one conversation in a list: {"input_string": [messages]}
+    conversation = [{"role": "user", "content": "Name a prime."}, {"role": "assistant", "content": "7"},
+                    {"role": "user", "content": "Another one?"}]
+    request.write_text(json.dumps({"input_data": {"input_string": [conversation], "parameters": {}}, "params": {}}))
+    nested = json.loads(ml.online_endpoints.invoke("ultrachat-dev", request_file=str(request)))
+    assert nested["output"].endswith("You said: Another one?")
     scoring = [r for r in emu.requests if r.path.endswith("/score")]
-    assert [r.status for r in scoring] == [200, 200]
+    assert [r.status for r in scoring] == [200, 200, 200]
 
     # a deployment that receives traffic cannot be deleted; the endpoint can (with its deployments)
     with pytest.raises(HttpResponseError, match="traffic"):
