@@ -16,7 +16,7 @@ import pytest
 os.environ.setdefault("AZUREML_RUN_POLLING_INTERVAL_MIN", "0")
 os.environ.setdefault("AZUREML_RUN_POLLING_INTERVAL_MAX", "0")
 
-from engine_helpers import FAST_JOB, FAST_LATENCIES, REPO, Result, registered_app  # noqa: E402
+from engine_helpers import FAST_JOB, FAST_LATENCIES, REPO, Result  # noqa: E402
 from generator.emulator import Emulator  # noqa: E402
 
 
@@ -67,8 +67,6 @@ def project(template_project, tmp_path, emu):
 def run(project, capsys):
     """Run the amlgen CLI in-process: run("plan", "--env", "dev", ...) -> Result (target local, -C project)."""
     from generator.cli import main
-
-    registered_app()
 
     def call(*args: str, target: str = "local", root: Path | None = None) -> Result:
         capsys.readouterr()

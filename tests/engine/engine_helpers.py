@@ -10,18 +10,6 @@ REPO = Path(__file__).resolve().parents[2]
 FAST_LATENCIES = {"compute": 0.05, "endpoint": 0.05, "deployment": 0.08, "model": 0.0, "data": 0.0,
                   "delete": 0.03, "cancel": 0.02}
 FAST_JOB = 0.4
-SHIM = ("import sys; from generator.cli import app, main; from generator.engine.cli import register; "
-        "register(app); sys.exit(main(sys.argv[1:]))")
-
-
-def registered_app():
-    from generator.cli import app
-    from generator.engine.cli import register
-
-    names = {c.name or getattr(c.callback, "__name__", "") for c in app.registered_commands}
-    if "apply" not in names:
-        register(app)
-    return app
 
 
 @dataclass
@@ -44,7 +32,7 @@ def writes(emu, method: str | None = None, fragment: str = "") -> list:
 
 
 def subprocess_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-c", SHIM, *args]
+    return [sys.executable, "-m", "generator.cli", *args]
 
 
 def job_name(project: Path, env: str = "dev") -> str:

@@ -13,8 +13,6 @@ from engine_helpers import REPO, subprocess_cmd
 
 def test_emulator_command_serves_local_target(template_project, tmp_path, capsys):
     import shutil
-
-    from engine_helpers import registered_app
     from generator.cli import main
 
     root = tmp_path / "proj"
@@ -31,7 +29,6 @@ def test_emulator_command_serves_local_target(template_project, tmp_path, capsys
             time.sleep(0.05)
         data = json.loads(state.read_text())
         assert data["base_url"].startswith("https://127.0.0.1:") and os.path.isfile(data["ca_path"])
-        registered_app()
         capsys.readouterr()
         assert main(["apply", "--env", "dev", "--target", "local", "-C", str(root)]) == 0
         assert main(["plan", "--env", "dev", "--target", "local", "-C", str(root), "--detailed-exitcode"]) == 0

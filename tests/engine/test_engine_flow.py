@@ -68,9 +68,6 @@ def test_up_in_a_scratch_root(tmp_path, template_project, capsys):
     import shutil
 
     from generator.cli import main
-    from engine_helpers import registered_app
-
-    registered_app()
     root = tmp_path / "fresh"
     shutil.copytree(template_project / "infra", root / "infra")
     shutil.copytree(template_project / "templates", root / "templates")
