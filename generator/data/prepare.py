@@ -9,9 +9,13 @@ Sampling
 Malformed rows (see ``validate``) are looked for among the selected rows: with ``on_invalid: reject`` a split
 that has any fails the whole step and nothing is replaced; with ``exclude`` they are dropped and counted.
 
-The files are streamed (polars' streaming engine reads the parquet row groups, validation runs per batch with
-pyarrow compute, rows are written as raw UTF-8 JSON lines), written to ``.tmp-*`` files in the output folder
-and moved into place with ``os.replace`` only when every split succeeded.
+Parquet sources are validated first from the row groups' column statistics plus the tiny ``role`` leaf (a row
+group with nulls or without statistics is decoded and checked in full; see ``validate.parquet_problems``), then
+written by polars' streaming engine (``sink_ndjson``: raw UTF-8 JSON lines, stored order, bounded memory) while a
+thread hashes (sha256) and counts the lines being written. ``datasets`` folders (Arrow streams) are read batch by
+batch and checked with the same vectorised pyarrow code. Output goes to ``.tmp-*.<pid>`` files in the output
+folder, moved into place with ``os.replace`` only when every split succeeded (any exception, Ctrl-C included,
+removes them; temp files of a killed process are removed by the next run).
 """
 
 from __future__ import annotations
@@ -349,12 +353,13 @@ def prepare(
     force: bool = False,
     reporter: Reporter | None = None,
 ) -> PrepareResult:
-    """Prepare every configured split of ``data`` (a ``generator.config.Data``) under ``root``.
+    """Prepare every configured split of ``data`` (a ``generator.config.Data``, or an environment) under ``root``.
 
     ``source``: None = the hub dataset ``data.dataset`` at ``data.revision``; ``"sample"`` = the bundled sample;
     else a local folder. Returns the manifest; ``up_to_date`` when existing files already matched it.
     """
     rep = reporter or Reporter()
+    data = getattr(getattr(data, "config", data), "data", data)  # a Data, an EnvConfig or an Environment
     root = Path(root)
     out_dir = root / data.resolved_output_dir
     splits = list(data.splits)
