@@ -14,14 +14,27 @@ Public API (``generator.data``):
 The CLI is ``generator.data.cli.app`` (mounted as ``amlgen data``).
 """
 
-from .assets import DataAsset, asset_name, data_assets, load_manifest
-from .explore import format_stats, preview, stats
-from .prepare import MANIFEST, PrepareResult, SplitResult, head_count, prepare
-from .request import build_sample_request, sample_request, sample_request_path
-from .source import SAMPLE, SAMPLE_DIR
+from __future__ import annotations
 
-__all__ = [
-    "MANIFEST", "SAMPLE", "SAMPLE_DIR", "DataAsset", "PrepareResult", "SplitResult", "asset_name",
-    "build_sample_request", "data_assets", "format_stats", "head_count", "load_manifest", "prepare", "preview",
-    "sample_request", "sample_request_path", "stats",
-]
+import importlib
+from typing import Any
+
+# Lazy exports: `amlgen render --check` imports this package (for the CLI and the data-asset contract) and
+# must stay fast, so pyarrow/polars load only when a data function is used.
+_EXPORTS = {
+    "DataAsset": "assets", "asset_name": "assets", "data_assets": "assets", "load_manifest": "assets",
+    "format_stats": "explore", "preview": "explore", "stats": "explore",
+    "MANIFEST": "prepare", "PrepareResult": "prepare", "SplitResult": "prepare", "head_count": "prepare",
+    "prepare": "prepare",
+    "build_sample_request": "request", "sample_request": "request", "sample_request_path": "request",
+    "SAMPLE": "source", "SAMPLE_DIR": "source",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
