@@ -5,7 +5,7 @@
 Generates the dataset once (cached in DATA_DIR, default /tmp/amlgen-bench-data), then times, each run in a fresh
 subprocess (wall time and that process's peak RSS from wait4), the median of --repeats runs of:
 
-- amlgen:   ``generator.data.prepare`` (head sampling, forced rewrite)
+- amlgen:   ``generator.data.prepare()`` (head sampling, forced rewrite)
 - notebook: ``datasets.load_dataset("parquet", ..., split=f"{split}[0%:{pc}%]").to_json(...)`` per split, with a
             fresh temporary HF cache each run (as on a new compute)
 - floor:    a streaming read of every row group of every parquet file (pyarrow, all columns)

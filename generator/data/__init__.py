@@ -3,7 +3,7 @@
 Public API (``generator.data``):
 
 - ``prepare(data, root, *, source=None, force=False, reporter=None) -> PrepareResult``: write the splits
-  (see ``generator.data.prepare`` for sampling, validation, atomicity and the manifest)
+  (see ``generator.data.preparation`` for sampling, validation, atomicity and the manifest)
 - ``preview(env, root, *, split=None, rows=5) -> str`` and ``stats(env, root, *, splits=None) -> dict``
 - ``sample_request(env, root, out=None) -> Path``, ``build_sample_request(env, root) -> dict``,
   ``sample_request_path(env, root) -> Path``
@@ -24,8 +24,9 @@ from typing import Any
 _EXPORTS = {
     "DataAsset": "assets", "asset_name": "assets", "data_assets": "assets", "load_manifest": "assets",
     "format_stats": "explore", "preview": "explore", "stats": "explore",
-    "MANIFEST": "prepare", "PrepareResult": "prepare", "SplitResult": "prepare", "head_count": "prepare",
-    "prepare": "prepare",
+    "MANIFEST": "preparation", "PrepareResult": "preparation", "SplitResult": "preparation",
+    "head_count": "preparation",
+    "prepare": "preparation",
     "build_sample_request": "request", "sample_request": "request", "sample_request_path": "request",
     "SAMPLE": "source", "SAMPLE_DIR": "source",
 }

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .prepare import read_manifest, split_file
+from .preparation import read_manifest, split_file
 
 VERSION_CHARS = 16
 

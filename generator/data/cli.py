@@ -45,7 +45,7 @@ def prepare(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Write <split>.jsonl for every configured split and manifest.json (skipped when already up to date)."""
-    from .prepare import prepare as run
+    from .preparation import prepare as run
     from .progress import reporter
 
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import DataError
 from .assets import output_dir
-from .prepare import read_manifest, split_file
+from .preparation import read_manifest, split_file
 
 
 def sample_request_path(env: Any, root: Path) -> Path:
