@@ -109,7 +109,8 @@ def read_spec(path: Path, shown: str, report: Report) -> Spec | None:
     return Spec(path, shown, data, origins, kind)
 
 
-def _loaders() -> dict[str, Any]:
+def sdk_loaders() -> dict[str, Any]:
+    """azure-ai-ml's load_* function for each spec kind (imports the SDK, quietly)."""
     import logging
 
     logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
@@ -353,7 +354,7 @@ def _check_job(job: Spec, computes: dict[Any, Spec], data_assets: dict[Any, Spec
 def validate_paths(paths: list[Path], root: Path, envs: dict[str, Environment] | None = None) -> Report:
     """Validate spec files. Files in the same directory are cross-checked as one set."""
     report = Report()
-    loaders = _loaders()
+    loaders = sdk_loaders()
     groups: dict[Path, list[Spec]] = {}
     for path in paths:
         try:

@@ -19,6 +19,7 @@ ENGINE_KIND = {
     "online_endpoint": "endpoint",
     "online_deployment": "deployment",
 }
+SPEC_KIND = {engine: spec for spec, engine in ENGINE_KIND.items()}
 ORDER = ("compute", "data", "job", "model", "endpoint", "deployment", "traffic")
 
 
@@ -48,15 +49,11 @@ class Resource:
 
     def load(self) -> Any:
         """A fresh SDK entity for the spec (each call builds a new one: entities are mutable)."""
-        import azure.ai.ml as aml
+        from ..validate import sdk_loaders
 
-        loaders = {
-            "compute": aml.load_compute, "data": aml.load_data, "job": aml.load_job, "model": aml.load_model,
-            "endpoint": aml.load_online_endpoint, "traffic": aml.load_online_endpoint,
-            "deployment": aml.load_online_deployment,
-        }
+        spec_kind = "online_endpoint" if self.kind == "traffic" else SPEC_KIND[self.kind]
         try:
-            return loaders[self.kind](source=str(self.path))
+            return sdk_loaders()[spec_kind](source=str(self.path))
         except Exception as exc:
             raise SpecError(f"azure-ai-ml cannot load it: {' '.join(str(exc).split())[:300]}", where=str(self.path)) from None
 
