@@ -12,7 +12,7 @@ that has any fails the whole step and nothing is replaced; with ``exclude`` they
 Parquet sources are validated first from the row groups' column statistics plus the tiny ``role`` leaf (a row
 group with nulls or without statistics is decoded and checked in full; see ``validate.parquet_problems``), then
 written by polars' streaming engine (``sink_ndjson``: raw UTF-8 JSON lines, stored order, bounded memory) while a
-thread hashes (sha256) and counts the lines being written. ``datasets`` folders (Arrow streams) are read batch by
+file object it writes to hashes (sha256) and counts the lines inline. ``datasets`` folders (Arrow streams) are read batch by
 batch and checked with the same vectorised pyarrow code. Output goes to ``.tmp-*.<pid>`` files in the output
 folder, moved into place with ``os.replace`` only when every split succeeded (any exception, Ctrl-C included,
 removes them; temp files of a killed process are removed by the next run).
@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -198,49 +197,28 @@ def _schema(sf: SplitFiles) -> pl.Schema:
 
 
 # --------------------------------------------------------------------------- writing
-class _TailHash(threading.Thread):
-    """sha256 and size of a file that is being written, computed alongside the writer."""
+class _HashingWriter:
+    """The file object polars' streaming sink writes to: sha256, size and line count computed inline, so the
+    output is hashed once, while it is written, and never read back."""
 
-    def __init__(self, path: Path, rep: Reporter | None = None):
-        super().__init__(daemon=True)
-        self.path = path
+    def __init__(self, fh: Any, rep: Reporter | None = None):
+        self.fh = fh
         self.rep = rep
-        self.lines = 0
-        self.done = threading.Event()
         self.h = hashlib.sha256()
         self.n = 0
-        self.error: BaseException | None = None
+        self.lines = 0
 
-    def run(self) -> None:
-        try:
-            with open(self.path, "rb") as fh:
-                while True:
-                    chunk = fh.read(1 << 22)
-                    if chunk:
-                        self._add(chunk)
-                    elif self.done.is_set():
-                        while chunk := fh.read(1 << 22):
-                            self._add(chunk)
-                        return
-                    else:
-                        time.sleep(0.01)
-        except BaseException as exc:  # noqa: BLE001 - reported by finish()
-            self.error = exc
-
-    def _add(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes) -> int:
         self.h.update(chunk)
         self.n += len(chunk)
         lines = chunk.count(b"\n")
         self.lines += lines
         if self.rep is not None and lines:
             self.rep.advance(lines)
+        return self.fh.write(chunk)
 
-    def finish(self) -> tuple[int, str]:
-        self.done.set()
-        self.join()
-        if self.error:
-            raise self.error
-        return self.n, self.h.hexdigest()
+    def flush(self) -> None:
+        self.fh.flush()
 
 
 def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter, reject: bool) -> None:
@@ -274,19 +252,15 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
             drop = pl.Series([i for i, _ in bad], dtype=lf.collect_schema()["_i"])
             lf = lf.filter(~pl.col("_i").is_in(drop.implode()))
         lf = lf.select(COLUMNS)
-    tail = _TailHash(tmp, rep)
-    tail.start()
-    try:
-        lf.sink_ndjson(tmp, engine="streaming")
-    except pl.exceptions.PolarsError as exc:
-        tail.finish()
-        raise DataError(f"{sf.split}: cannot read the source: {str(exc).splitlines()[0]}") from None
-    except BaseException:
-        tail.done.set()
-        raise
-    res.bytes, res.sha256 = tail.finish()
-    if tail.lines != res.rows:  # pragma: no cover - a bug, not an input problem
-        raise RuntimeError(f"{sf.split}: wrote {tail.lines} rows, expected {res.rows}")
+    with open(tmp, "wb") as fh:
+        out = _HashingWriter(fh, rep)
+        try:
+            lf.sink_ndjson(out, engine="streaming")  # type: ignore[arg-type]
+        except pl.exceptions.PolarsError as exc:
+            raise DataError(f"{sf.split}: cannot read the source: {str(exc).splitlines()[0]}") from None
+    res.bytes, res.sha256 = out.n, out.h.hexdigest()
+    if out.lines != res.rows:  # pragma: no cover - a bug, not an input problem
+        raise RuntimeError(f"{sf.split}: wrote {out.lines} rows, expected {res.rows}")
 
 
 def _write_arrow_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:
@@ -339,7 +313,15 @@ def _prepare_split(sf: SplitFiles, data: Any, out_dir: Path, rep: Reporter, labe
         else:
             _write_arrow_split(sf, tmp, res, selection, rep)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        # An interrupted run leaves no temp file, even while further Ctrl-C's arrive (a user pressing it twice, or
+        # polars re-raising the interrupt its writer callback saw). The retry loop is inline on purpose: a pending
+        # interrupt fires at the next call, which must already be inside the try.
+        while True:
+            try:
+                tmp.unlink(missing_ok=True)
+                break
+            except KeyboardInterrupt:
+                continue
         raise
     res.seconds = time.perf_counter() - t0
     return res, tmp
@@ -398,9 +380,13 @@ def prepare(
             os.replace(tmp, final)
         os.replace(manifest_tmp, out_dir / MANIFEST)
     except BaseException:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
-        manifest_tmp.unlink(missing_ok=True)
+        pending = [tmp for tmp, _ in temps] + [manifest_tmp]
+        while pending:  # inline retry: see _prepare_split
+            try:
+                pending[-1].unlink(missing_ok=True)
+                pending.pop()
+            except KeyboardInterrupt:
+                continue
         raise
     rep.line(f"wrote {_rel(out_dir / MANIFEST, root)}")
     return PrepareResult(out_dir, manifest, False, results)
