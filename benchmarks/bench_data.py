@@ -3,7 +3,7 @@
     python benchmarks/bench_data.py [DATA_DIR] [--repeats 3] [--percent 100 --percent 5]
 
 Generates the dataset once (cached in DATA_DIR, default /tmp/amlgen-bench-data), then times, each run in a fresh
-subprocess (wall time and that process's peak RSS from wait4), the median of --repeats runs of:
+subprocess (wall time and that process's peak RSS from wait4), --repeats interleaved rounds of:
 
 - amlgen:   ``generator.data.prepare()`` (head sampling, forced rewrite)
 - notebook: ``datasets.load_dataset("parquet", ..., split=f"{split}[0%:{pc}%]").to_json(...)`` per split, with a
@@ -136,43 +136,44 @@ def main(argv: list[str] | None = None) -> None:
     total = sum(SPLIT_SIZES.values())
     page_in(src)
     work = Path(tempfile.mkdtemp(prefix="amlgen-bench-"))
-    results: dict[str, tuple[float, int]] = {}
+    runs: dict[str, list[tuple[float, int]]] = {}
 
-    def timed(label: str, make_code) -> None:
-        runs = []
-        for i in range(args.repeats):
-            runs.append(run_child(make_code(i)))
-            print(f"  {label} run {i + 1}: {runs[-1][0]:.2f}s, peak RSS {runs[-1][1] / 1e6:.0f} MB", flush=True)
-        results[label] = (statistics.median(r[0] for r in runs), max(r[1] for r in runs))
+    def timed(label: str, code: str, i: int) -> float:
+        wall, rss = run_child(code)
+        runs.setdefault(label, []).append((wall, rss))
+        print(f"  round {i + 1}: {label:<14} {wall:6.2f}s, peak RSS {rss / 1e6:.0f} MB", flush=True)
+        return wall
 
+    # Rounds interleave every approach, so drift on a shared machine hits them alike; ratios are taken within
+    # a round and their median is reported next to the ratio of medians.
+    ratios: dict[str, list[float]] = {}
     try:
-        timed("floor", lambda i: FLOOR.format(src=str(src), total=total))
-        for pc in percents:
-            pcs = f"{pc:g}"
-            ours = work / f"amlgen-{pcs}"
-            timed(f"amlgen {pcs}%", lambda i: AMLGEN.format(pc=pc, out=str(ours), src=str(src)))
-            if args.no_notebook:
-                continue
-            nb = work / f"notebook-{pcs}"
-
-            def notebook(i: int) -> str:
-                cache = work / f"hf-cache-{pcs}-{i}"
+        for i in range(args.repeats):
+            floor_s = timed("floor", FLOOR.format(src=str(src), total=total), i)
+            for pc in percents:
+                pcs = f"{pc:g}"
+                ours = work / f"amlgen-{pcs}"
+                ours_s = timed(f"amlgen {pcs}%", AMLGEN.format(pc=pc, out=str(ours), src=str(src)), i)
+                ratios.setdefault(f"amlgen {pcs}% / floor", []).append(ours_s / floor_s)
+                if args.no_notebook:
+                    continue
+                nb = work / f"notebook-{pcs}"
+                cache = work / f"hf-cache-{pcs}"
                 shutil.rmtree(cache, ignore_errors=True)
                 nb.mkdir(parents=True, exist_ok=True)
-                return NOTEBOOK.format(splits=splits, src=str(src), pc=int(pc) if float(pc).is_integer() else pc, cache=str(cache), out=str(nb))
-
-            timed(f"notebook {pcs}%", notebook)
-            for i in range(args.repeats):
-                shutil.rmtree(work / f"hf-cache-{pcs}-{i}", ignore_errors=True)
-            rows = {s: compare(ours / "out" / f"{s}.jsonl", nb / f"{s}.jsonl") for s in splits}
-            print(f"  rows identical to the notebook at {pcs}%: " + ", ".join(f"{s} {n:,}" for s, n in rows.items()), flush=True)
-            shutil.rmtree(nb, ignore_errors=True)
-            shutil.rmtree(ours, ignore_errors=True)
+                nb_s = timed(f"notebook {pcs}%", NOTEBOOK.format(splits=splits, src=str(src), pc=int(pc) if float(pc).is_integer() else pc,
+                                                               cache=str(cache), out=str(nb)), i)
+                ratios.setdefault(f"notebook / amlgen {pcs}%", []).append(nb_s / ours_s)
+                shutil.rmtree(cache, ignore_errors=True)
+                if i == args.repeats - 1:
+                    rows = {s: compare(ours / "out" / f"{s}.jsonl", nb / f"{s}.jsonl") for s in splits}
+                    print(f"  rows identical to the notebook at {pcs}%: " + ", ".join(f"{s} {n:,}" for s, n in rows.items()), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    results = {label: (statistics.median(r[0] for r in rs), max(r[1] for r in rs)) for label, rs in runs.items()}
     floor = results["floor"][0]
-    print(f"\nmedian of {args.repeats}, fresh process each, {total:,} rows, {os.cpu_count()} CPUs")
+    print(f"\nmedian of {args.repeats} interleaved rounds, fresh process each, {total:,} rows, {os.cpu_count()} CPUs")
     print(f"{'approach':<16}{'wall s':>9}{'peak RSS MB':>13}{'x floor':>9}{'notebook / amlgen':>19}")
     for label, (wall, rss) in results.items():
         speedup = ""
@@ -180,6 +181,9 @@ def main(argv: list[str] | None = None) -> None:
             other = results.get(label.replace("amlgen", "notebook"))
             speedup = f"{other[0] / wall:.1f}x" if other else ""
         print(f"{label:<16}{wall:>9.2f}{rss / 1e6:>13.0f}{wall / floor:>9.2f}{speedup:>19}")
+    print("\nmedian of per-round ratios:")
+    for label, values in ratios.items():
+        print(f"  {label:<26} {statistics.median(values):.2f}x  (rounds: {', '.join(f'{v:.2f}' for v in values)})")
 
 
 if __name__ == "__main__":
