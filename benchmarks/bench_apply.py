@@ -1,8 +1,13 @@
 """Wall time of `apply` (concurrent DAG) vs the notebook's sequential order, against the emulator.
 
-Emulator latencies: compute 3 s, endpoint 4 s, job 10 s, model 0.5 s, deployment 6 s. The critical path is
-compute -> job -> model -> deployment (19.5 s; the traffic update adds the endpoint-update latency on both
-sides). Both runs do the same operations through the same engine in the same process; the sequential run
+Emulator latencies: compute 3 s, endpoint 4 s, job 10 s, model 0.5 s, deployment 6 s. The issue's critical path
+is compute -> job -> model -> deployment (19.5 s), but the traffic split can only be set once the deployment has
+succeeded, so every apply ends with an endpoint update that no scheduling can overlap. The benchmark runs two
+scenarios: the traffic update costing the full endpoint latency (4 s, as a create does) and a traffic-only
+update of an existing endpoint costing 0.5 s (emulator latency kind ``endpoint_update``), and prints each run
+against both the issue's path and the full path including the traffic update.
+
+Both runs of a scenario do the same operations through the same engine in the same process; the sequential run
 executes them one after another in the notebook's order (compute, data, job + wait, model, endpoint,
 deployment, traffic). Run: ``python benchmarks/bench_apply.py``.
 """
@@ -26,6 +31,7 @@ sys.path.insert(0, str(REPO))
 LATENCIES = {"compute": 3.0, "endpoint": 4.0, "deployment": 6.0, "model": 0.5, "data": 0.0, "delete": 0.1, "cancel": 0.1}
 JOB = 10.0
 CRITICAL = LATENCIES["compute"] + JOB + LATENCIES["model"] + LATENCIES["deployment"]
+SCENARIOS = {"traffic update = endpoint create (4 s)": None, "traffic-only endpoint update 0.5 s": 0.5}
 
 
 def main() -> int:
@@ -43,27 +49,34 @@ def main() -> int:
         quiet = Reporter(io.StringIO(), tty=False)
         specs = core.render_scratch(tmp, env, tmp, quiet)
         w = env.config.workspace
-        with Emulator(latencies=LATENCIES, job_duration=JOB, subscription_id=w.subscription_id,
-                      resource_group=w.resource_group, workspace_name=w.name) as emu:
-            times = {}
-            for mode in ("apply (concurrent)", "notebook order (sequential)"):
-                emu.reset()
-                with Workspace.connect(env, target=Target.local(emu.base_url, emu.ca_path)) as ws:
-                    t0 = time.monotonic()
-                    result = core.apply(ws, env, specs, yes=True, reporter=Reporter(io.StringIO(), tty=False),
-                                        sequential=mode.startswith("notebook"))
-                    times[mode] = time.monotonic() - t0
-                    if not result.ok:
-                        print(f"{mode}: FAILED: {result.errors}", file=sys.stderr)
-                        return 1
-                    writes = emu.write_calls()
-                print(f"{mode:30} {times[mode]:6.2f} s  ({writes} write calls)")
+        for scenario, update in SCENARIOS.items():
+            latencies = {**LATENCIES, "endpoint_update": update} if update is not None else LATENCIES
+            traffic = update if update is not None else LATENCIES["endpoint"]
+            full = CRITICAL + traffic
+            print(f"== {scenario}")
+            with Emulator(latencies=latencies, job_duration=JOB, subscription_id=w.subscription_id,
+                          resource_group=w.resource_group, workspace_name=w.name) as emu:
+                times = {}
+                for mode in ("apply (concurrent)", "notebook order (sequential)"):
+                    emu.reset()
+                    with Workspace.connect(env, target=Target.local(emu.base_url, emu.ca_path)) as ws:
+                        t0 = time.monotonic()
+                        result = core.apply(ws, env, specs, yes=True, reporter=Reporter(io.StringIO(), tty=False),
+                                            sequential=mode.startswith("notebook"))
+                        times[mode] = time.monotonic() - t0
+                        if not result.ok:
+                            print(f"{mode}: FAILED: {result.errors}", file=sys.stderr)
+                            return 1
+                        writes = emu.write_calls()
+                    print(f"  {mode:30} {times[mode]:6.2f} s  ({writes} write calls)")
             concurrent, sequential = times["apply (concurrent)"], times["notebook order (sequential)"]
-            print(f"{'critical path':30} {CRITICAL:6.2f} s  (compute {LATENCIES['compute']:g} + job {JOB:g} + "
+            print(f"  critical path (issue)          {CRITICAL:6.2f} s  (compute {LATENCIES['compute']:g} + job {JOB:g} + "
                   f"model {LATENCIES['model']:g} + deployment {LATENCIES['deployment']:g})")
-            print(f"apply / critical path = {concurrent / CRITICAL:.3f}x (target <= 1.1x)")
-            print(f"sequential / critical path = {sequential / CRITICAL:.3f}x; apply saves {sequential - concurrent:.1f} s "
-                  f"({(1 - concurrent / sequential) * 100:.0f}%)")
+            print(f"  critical path + traffic update {full:6.2f} s")
+            print(f"  apply / critical path (issue) = {concurrent / CRITICAL:.3f}x (target <= 1.1x); "
+                  f"apply / path incl. traffic = {concurrent / full:.3f}x")
+            print(f"  sequential / critical path (issue) = {sequential / CRITICAL:.3f}x; apply saves "
+                  f"{sequential - concurrent:.1f} s ({(1 - concurrent / sequential) * 100:.0f}%)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -32,6 +32,7 @@ BLOB_ACCOUNT = "amlgenemulatorstore"
 DEFAULT_LATENCIES = {
     "compute": 0.15,
     "endpoint": 0.15,
+    "endpoint_update": None,  # an update of an existing endpoint (e.g. traffic); None = same as "endpoint"
     "deployment": 0.2,
     "model": 0.0,
     "data": 0.0,
@@ -1251,6 +1252,8 @@ class App:
         error = self._fault_error(rule)
         now = time.time()
         latency = self.latencies["endpoint"]
+        if existing is not None and self.latencies.get("endpoint_update") is not None:
+            latency = self.latencies["endpoint_update"]
         keys = existing["_emu"]["keys"] if existing else {"primaryKey": secrets.token_urlsafe(32),
                                                           "secondaryKey": secrets.token_urlsafe(32)}
         ident = data.get("identity") or {"type": "SystemAssigned"}
