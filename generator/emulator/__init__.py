@@ -105,7 +105,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from . import certs
 from .errors import EmulatorError, EmulatorStartError
@@ -338,12 +338,14 @@ def run_emulator(
     *,
     verbose: bool = False,
     out=None,
+    on_start: Optional[Callable[["Emulator"], None]] = None,
+    on_stop: Optional[Callable[["Emulator"], None]] = None,
     **kwargs: Any,
 ) -> None:
     """Run an emulator in the foreground until Ctrl-C (the ``amlgen emulator`` command).
 
     Prints ``base_url=<url>`` and ``ca_path=<pem>`` (one line each, flushed) so a parent process can read them,
-    then serves. ``kwargs`` go to ``Emulator`` (``subscription_id``, ``resource_group``, ``workspace_name``,
+    calls ``on_start(emu)``, then serves; ``on_stop(emu)`` runs after the server stopped. ``kwargs`` go to ``Emulator`` (``subscription_id``, ``resource_group``, ``workspace_name``,
     ``workspaces``, ``location``). Raises ``EmulatorError``/``EmulatorStartError`` on bad settings.
     """
     out = out or sys.stdout
@@ -353,8 +355,12 @@ def run_emulator(
     print(f"base_url={emu.base_url}", file=out, flush=True)
     print(f"ca_path={emu.ca_path}", file=out, flush=True)
     try:
+        if on_start is not None:
+            on_start(emu)
         emu.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         emu.stop()
+        if on_stop is not None:
+            on_stop(emu)

@@ -181,7 +181,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a local Azure ML emulator in the foreground; `--target local` commands find it via .amlgen/emulator.json."""
         from ..api import project_root
-        from ..emulator import Emulator
+        from ..emulator import run_emulator
         from ..workspace import state_file, write_emulator_state
 
         root = project_root(project)
@@ -194,24 +194,18 @@ def register(app: typer.Typer) -> None:
                 sep = ""
             if not sep:
                 raise UsageProblem(f"--latency must be KIND=SECONDS, got {item!r}")
-        emu = Emulator(state_dir=state_dir or root / ".amlgen" / "emulator", latencies=lat, job_duration=job_duration,
-                       port=port)
-        emu.start()
-        path = write_emulator_state(root, emu.base_url, emu.ca_path)
-        typer.echo(f"base_url={emu.base_url}")
-        typer.echo(f"ca_path={emu.ca_path}")
-        typer.echo(f"state={path}")
-        typer.echo("serving; Ctrl-C to stop", err=True)
-        sys.stdout.flush()
-        try:
-            emu.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            emu.stop()
+        def started(emu) -> None:
+            typer.echo(f"state={write_emulator_state(root, emu.base_url, emu.ca_path)}")
+            typer.echo("serving; Ctrl-C to stop", err=True)
+            sys.stdout.flush()
+
+        def stopped(emu) -> None:
             try:
                 if state_file(root).is_file() and f'"{emu.base_url}"' in state_file(root).read_text():
                     state_file(root).unlink()
             except OSError:
                 pass
+
+        run_emulator(port=port, state_dir=state_dir or root / ".amlgen" / "emulator", latencies=lat,
+                     job_duration=job_duration, on_start=started, on_stop=stopped)
         raise typer.Exit(EXIT_OK)
