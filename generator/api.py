@@ -62,10 +62,10 @@ class RenderOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def render_files(root: Path, envs: list[str] | None, *, with_infra: bool = True) -> RenderOutcome:
+def render_files(root: Path, envs: list[str] | None, *, with_infra: bool = True, with_specs: bool = True) -> RenderOutcome:
     """Render (in memory) everything amlgen generates for the given environments. Raises before any write."""
     names = select_envs(root, envs)
-    templates = load_templates(root)
+    templates = load_templates(root) if with_specs else {}
     results: list[RenderResult] = []
     files: dict[str, str] = {}
     owned: list[str] = []
@@ -74,12 +74,12 @@ def render_files(root: Path, envs: list[str] | None, *, with_infra: bool = True)
     if with_infra and not envs:
         _check_infra_across(loaded)
     for env in loaded:
-        name = env.name
-        result = render_environment(env, templates, load_data_manifest(env, root))
-        results.append(result)
-        files.update(result.files)
-        owned.append(f"{SPECS_DIR}/{name}")
-        warnings.extend(result.warnings)
+        if with_specs:
+            result = render_environment(env, templates, load_data_manifest(env, root))
+            results.append(result)
+            files.update(result.files)
+            owned.append(f"{SPECS_DIR}/{env.name}")
+            warnings.extend(result.warnings)
         if with_infra:
             infra_files, infra_dir = _infra_files(env)
             if infra_dir:
@@ -108,9 +108,10 @@ def _infra_files(env: Environment) -> tuple[dict[str, str], str | None]:
     return files, dirs.pop()
 
 
-def render(root: Path, envs: list[str] | None, *, check: bool = False, with_infra: bool = True) -> RenderOutcome:
+def render(root: Path, envs: list[str] | None, *, check: bool = False, with_infra: bool = True,
+           with_specs: bool = True) -> RenderOutcome:
     """Render and write (or, with ``check``, compare and raise CheckFailed with a unified diff)."""
-    outcome = render_files(root, envs, with_infra=with_infra)
+    outcome = render_files(root, envs, with_infra=with_infra, with_specs=with_specs)
     if check:
         check_files(root, outcome.files, outcome.owned_dirs)
     else:

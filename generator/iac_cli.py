@@ -15,33 +15,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from .config import environment_names, find_project_root, load_environment
-from .errors import AmlgenError, UsageProblem
-from .iac import check_environments, params_dir, render_infra
+from .config import find_project_root
+from .errors import UsageProblem
 
 infra_app = typer.Typer(help="Workspace infrastructure (infra/bicep/) parameters.", no_args_is_help=True)
 
 
 def render_params(root: Path, envs: list[str] | None, *, check: bool = False):
     """Render infra/params/<env>/ for ``envs`` (None: all, plus the cross-environment checks); write or check."""
-    from .writer import check_files, write_files
+    from .api import render
 
-    known = environment_names(root)
-    names = known if envs is None else list(dict.fromkeys(envs))
-    for name in names:
-        if name not in known:
-            raise AmlgenError(f"unknown environment '{name}' (known: {', '.join(known) or 'none'})")
-    loaded = [load_environment(root, name) for name in names]
-    if envs is None:
-        check_environments(loaded)
-    files: dict[str, str] = {}
-    for env in loaded:
-        files.update(render_infra(env))
-    owned = [params_dir(env.name) for env in loaded]
-    if check:
-        check_files(root, files, owned)
-        return None
-    return write_files(root, files, owned)
+    return render(root, envs, check=check, with_specs=False).report
 
 
 @infra_app.command("render")
