@@ -21,7 +21,14 @@ from ..errors import DataError
 
 COLUMNS = ("prompt", "prompt_id", "messages")
 ROLES = ("user", "assistant", "system")
-_ROLES = pa.array(ROLES, pa.large_string())
+_ROLES: pa.Array | None = None  # built on first use: pa.array at import time would import pandas (+0.3 s)
+
+
+def _roles() -> pa.Array:
+    global _ROLES
+    if _ROLES is None:
+        _ROLES = pa.array(ROLES, pa.large_string())
+    return _ROLES
 
 
 def check_schema(schema: dict[str, Any] | pl.Schema, where: str) -> None:
@@ -74,7 +81,7 @@ def bad_mask(prompt: pa.Array, prompt_id: pa.Array, messages: pa.Array) -> np.nd
         role = pc.struct_field(flat, "role")
         if role.type != pa.large_string():
             role = role.cast(pa.large_string())
-        ok = pc.fill_null(pc.is_in(role, _ROLES), False)
+        ok = pc.fill_null(pc.is_in(role, _roles()), False)
         if flat.type.get_field_index("content") >= 0:  # absent when only the role leaf was read
             content = pc.struct_field(flat, "content")
             if content.null_count:

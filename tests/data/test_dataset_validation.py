@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import subprocess
 import sys
@@ -101,6 +102,20 @@ def test_exception_mid_write_leaves_previous_files_and_no_temp(tmp_path: Path) -
     with pytest.raises(DataError, match="test_sft"):
         prepare(Data(**ONE, percent=100, output_dir="out"), tmp_path, source=str(src), force=True, reporter=Q)
     assert snapshot(before.output_dir) == snap
+
+
+def test_leftover_temp_with_our_own_pid_is_replaced_not_appended_to(tmp_path: Path) -> None:
+    # A killed process's temp file whose pid this process now has (pid reuse): it is ours to replace, and temp files
+    # are created exclusively (never truncated), so the leftover must go first rather than fail the run.
+    src = tmp_path / "src"
+    generate(src, sizes={"train_sft": 300}, shards=1, row_group_size=50, profile="compact")
+    first = run(tmp_path, src, splits=["train_sft"], test_split=None, request_split="train_sft", percent=100)
+    snap = snapshot(first.output_dir)
+    (first.output_dir / f".tmp-train_sft.jsonl.{os.getpid()}").write_bytes(b"garbage from a dead process\n" * 100)
+    again = prepare(Data(splits=["train_sft"], test_split=None, request_split="train_sft", percent=100, output_dir="out"),
+                    tmp_path, source=str(src), force=True, reporter=Q)
+    assert snapshot(again.output_dir) == snap
+    assert not any(p.name.startswith(".tmp") for p in again.output_dir.iterdir())
 
 
 CHILD = textwrap.dedent(
