@@ -9,10 +9,11 @@ Sampling
 Malformed rows (see ``validate``) are looked for among the selected rows: with ``on_invalid: reject`` a split
 that has any fails the whole step and nothing is replaced; with ``exclude`` they are dropped and counted.
 
-Parquet sources are validated first from the row groups' column statistics plus the tiny ``role`` leaf (a row
-group with nulls or without statistics is decoded and checked in full; see ``validate.parquet_problems``), then
-written by polars' streaming engine (``sink_ndjson``: raw UTF-8 JSON lines, stored order, bounded memory) while a
-file object it writes to hashes (sha256) and counts the lines inline. ``datasets`` folders (Arrow streams) are read batch by
+Parquet sources are written by polars' streaming engine (``sink_ndjson``: raw UTF-8 JSON lines, stored order,
+bounded memory) into a file object that hashes (sha256) and counts the lines inline, while a thread validates the
+same rows from the row groups' column statistics plus the tiny ``role`` leaf (a row group with nulls or without
+statistics is decoded and checked in full; see ``validate.parquet_problems``). A split found to have malformed
+rows is then rejected or written again without them. ``datasets`` folders (Arrow streams) are read batch by
 batch and checked with the same vectorised pyarrow code. Output goes to ``.tmp-*.<pid>`` files in the output
 folder, moved into place (see ``_install``) only when every split succeeded (any exception, Ctrl-C included,
 removes them; temp files of a killed process are removed by the next run).
@@ -25,6 +26,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,6 +224,12 @@ class _HashingWriter:
 
 
 def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter, reject: bool) -> None:
+    """Write the split with polars while the rows are validated on a thread (pyarrow releases the GIL).
+
+    Writing assumes the rows are valid, as they nearly always are, so the validation costs no wall time; a split
+    that turns out to have malformed rows fails (reject: its temp file is dropped by the caller) or is written
+    again without them (exclude).
+    """
     files = sf.files
     if selection is None:  # head: only the files that hold the first rows (polars slices within the last one)
         files, total = [], 0
@@ -230,37 +238,55 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
                 break
             files.append(path)
             total += n
-    try:
-        bad = parquet_problems(files, limit=res.selected if selection is None else None, keep=selection)
-    except (OSError, pa.ArrowException) as exc:
-        raise DataError(f"{sf.split}: cannot read the source: {str(exc).splitlines()[0]}") from None
+    with ThreadPoolExecutor(1, thread_name_prefix="amlgen-validate") as pool:
+        check = pool.submit(parquet_problems, files, limit=res.selected if selection is None else None, keep=selection)
+        try:
+            out = _sink(_query(files, sf, res, selection, []), tmp, sf.split, rep)
+        except BaseException:
+            check.cancel()  # the pool's exit waits for a check already running; its outcome no longer matters
+            raise
+        try:
+            bad = check.result()
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"{sf.split}: cannot read the source: {str(exc).splitlines()[0]}") from None
     res.malformed = len(bad)
     res.examples = bad[:MAX_EXAMPLES]
     res.rows = res.selected - res.malformed
     if bad and reject:
-        return  # the step fails: no need to write
+        return  # the step fails
+    if bad:
+        rep.restart(sf.split, res.rows, f"{len(bad):,} malformed row{'s' if len(bad) > 1 else ''}")
+        tmp.unlink()
+        out = _sink(_query(files, sf, res, selection, [i for i, _ in bad]), tmp, sf.split, rep)
+    res.bytes, res.sha256 = out.n, out.h.hexdigest()
+    if out.lines != res.rows:  # pragma: no cover - a bug, not an input problem
+        raise RuntimeError(f"{sf.split}: wrote {out.lines} rows, expected {res.rows}")
+
+
+def _query(files: list[Path], sf: SplitFiles, res: SplitResult, selection: np.ndarray | None, drop: list[int]) -> pl.LazyFrame:
+    """The selected rows of ``files`` in stored order, without the rows (global indices) in ``drop``."""
     lf = pl.scan_parquet(files).select(COLUMNS)
-    if selection is None and not bad:
+    if selection is None and not drop:
+        return lf.head(res.selected)
+    lf = lf.with_row_index("_i")
+    index_type = lf.collect_schema()["_i"]
+    if selection is None:
         lf = lf.head(res.selected)
-    else:
-        lf = lf.with_row_index("_i")
-        if selection is None:
-            lf = lf.head(res.selected)
-        elif len(selection) < sf.num_rows:
-            lf = lf.filter(pl.col("_i").is_in(pl.Series(selection, dtype=lf.collect_schema()["_i"]).implode()))
-        if bad:
-            drop = pl.Series([i for i, _ in bad], dtype=lf.collect_schema()["_i"])
-            lf = lf.filter(~pl.col("_i").is_in(drop.implode()))
-        lf = lf.select(COLUMNS)
+    elif len(selection) < sf.num_rows:
+        lf = lf.filter(pl.col("_i").is_in(pl.Series(selection, dtype=index_type).implode()))
+    if drop:
+        lf = lf.filter(~pl.col("_i").is_in(pl.Series(drop, dtype=index_type).implode()))
+    return lf.select(COLUMNS)
+
+
+def _sink(lf: pl.LazyFrame, tmp: Path, split: str, rep: Reporter) -> _HashingWriter:
     with open(tmp, "xb") as fh:
         out = _HashingWriter(fh, rep)
         try:
             lf.sink_ndjson(out, engine="streaming")  # type: ignore[arg-type]
         except pl.exceptions.PolarsError as exc:
-            raise DataError(f"{sf.split}: cannot read the source: {str(exc).splitlines()[0]}") from None
-    res.bytes, res.sha256 = out.n, out.h.hexdigest()
-    if out.lines != res.rows:  # pragma: no cover - a bug, not an input problem
-        raise RuntimeError(f"{sf.split}: wrote {out.lines} rows, expected {res.rows}")
+            raise DataError(f"{split}: cannot read the source: {str(exc).splitlines()[0]}") from None
+    return out
 
 
 def _write_arrow_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:

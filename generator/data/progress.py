@@ -35,6 +35,10 @@ class Reporter:
     def advance(self, n: int) -> None:
         pass
 
+    def restart(self, label: str, total: int, why: str) -> None:
+        """The split is written again from the start (``why`` says why)."""
+        self.line(f"{label}: {why}; writing {total:,} rows again")
+
     def finish(self, label: str, text: str) -> None:
         self.line(f"{label}: {text}")
 
@@ -69,6 +73,12 @@ class RichReporter(Reporter):
         if self._task is not None:
             with self._lock:
                 self.progress.advance(self._task, n)  # type: ignore[arg-type]
+
+    def restart(self, label: str, total: int, why: str) -> None:
+        self.line(f"{label}: {why}; writing again")
+        if self._task is not None:
+            with self._lock:
+                self.progress.reset(self._task, total=total)  # type: ignore[arg-type]
 
     def finish(self, label: str, text: str) -> None:
         if self._task is not None:
