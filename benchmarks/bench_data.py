@@ -6,8 +6,9 @@ Generates the dataset once (cached in DATA_DIR, default /tmp/amlgen-bench-data),
 subprocess (wall time and that process's peak RSS from wait4), --repeats interleaved rounds of:
 
 - amlgen:   ``generator.data.prepare()`` (head sampling) into an empty folder
-- notebook: ``datasets.load_dataset("parquet", ..., split=f"{split}[0%:{pc}%]").to_json(...)`` per split, with a
-            fresh temporary HF cache each run (as on a new compute), into an empty folder
+- notebook: ``datasets.load_dataset("parquet", ..., split=f"{split}[0%:{pc}%]").to_json(...)`` per split, into an
+            empty folder; at 100 % with a fresh datasets cache each run (as on a new compute), below 100 % with a
+            warm one (filled by an untimed run first), as the issue's 5 % target says
 - floor:    a streaming read of every row group of every parquet file (pyarrow, all columns)
 
 Before each timed run, pending writeback is flushed (``os.sync``, untimed). The script checks that amlgen's rows
@@ -167,11 +168,16 @@ def main(argv: list[str] | None = None) -> None:
                     continue
                 nb = work / f"notebook-{pcs}"
                 cache = work / f"hf-cache-{pcs}"
-                shutil.rmtree(cache, ignore_errors=True)
-                nb_s = timed(f"notebook {pcs}%", NOTEBOOK.format(splits=splits, src=str(src), pc=int(pc) if float(pc).is_integer() else pc,
-                                                               cache=str(cache), out=str(nb)), i, nb)
+                code = NOTEBOOK.format(splits=splits, src=str(src), pc=int(pc) if float(pc).is_integer() else pc, cache=str(cache), out=str(nb))
+                warm = pc < 100  # the 5 % target is against a warm datasets cache; 100 % runs as on a new compute
+                if not warm:
+                    shutil.rmtree(cache, ignore_errors=True)
+                elif i == 0:
+                    run_child(code)  # untimed: fills the datasets cache that later runs reuse
+                nb_s = timed(f"notebook {pcs}%", code, i, nb)
                 ratios.setdefault(f"notebook / amlgen {pcs}%", []).append(nb_s / ours_s)
-                shutil.rmtree(cache, ignore_errors=True)
+                if not warm:
+                    shutil.rmtree(cache, ignore_errors=True)
                 if i == args.repeats - 1:
                     rows = {s: compare(ours / "out" / f"{s}.jsonl", nb / f"{s}.jsonl") for s in splits}
                     print(f"  rows identical to the notebook at {pcs}%: " + ", ".join(f"{s} {n:,}" for s, n in rows.items()), flush=True)

@@ -371,7 +371,8 @@ def prepare(
     root = Path(root)
     out_dir = root / data.resolved_output_dir
     splits = list(data.splits)
-    src = resolve_source(data.dataset, data.revision, source, splits)
+    head = data.sampling == "head" and data.percent < 100  # 100 %: every row of every shard
+    src = resolve_source(data.dataset, data.revision, source, splits, (lambda n: head_count(data.percent, n)) if head else None)
     inputs = inputs_of(src, data, splits)
     if out_dir.is_dir():
         remove_stale_temps(out_dir)

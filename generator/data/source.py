@@ -1,15 +1,21 @@
 """Where the rows come from: the Hugging Face hub, a local copy in the hub's parquet layout, or a ``datasets`` folder.
 
-``resolve_source(data, source, splits)`` returns a ``ResolvedSource`` with, per split, the files in stored order
-and their row counts (from parquet metadata or Arrow stream headers; no row data is read). The hub is reached
-only through ``huggingface_hub.snapshot_download`` (so ``HF_HOME``/``HF_HUB_CACHE``, ``HF_TOKEN`` and
-``HF_HUB_OFFLINE`` apply), fetching only ``data/<split>-*.parquet`` of the pinned or resolved revision.
+``resolve_source(dataset, revision, source, splits, rows_needed)`` returns a ``ResolvedSource`` with, per split,
+the files in stored order and their row counts (from parquet metadata or Arrow stream headers; no row data is read).
+
+The hub is reached only through huggingface_hub (so ``HF_ENDPOINT``, ``HF_HOME``/``HF_HUB_CACHE``, ``HF_TOKEN`` and
+``HF_HUB_OFFLINE`` apply): the revision is resolved to a commit once (``dataset_info``), and every file is then
+fetched at that commit into the Hugging Face cache (``hf_hub_download``). For a head sample only the first shards
+of a split that hold the rows are downloaded; the row counts of the others come from their parquet footers, read
+with ranged requests (``HfFileSystem``), or from the cache. Offline, the cached snapshot of the revision is used.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,10 +35,11 @@ class SplitFiles:
     kind: Literal["parquet", "arrow"]
     files: list[Path]
     rows_per_file: list[int]
+    total_rows: int | None = None  # when ``files`` are only the first shards of the split (a head sample from the hub)
 
     @property
     def num_rows(self) -> int:
-        return sum(self.rows_per_file)
+        return sum(self.rows_per_file) if self.total_rows is None else self.total_rows
 
 
 @dataclass
@@ -52,13 +59,27 @@ def _shard_key(path: Path) -> tuple[Any, ...]:
     return (int(m.group(1)) if m else -1, path.name)
 
 
+def _split_of(name: str) -> str | None:
+    m = re.match(r"^(\w+?)-\d+-of-\d+", name) or re.match(r"^(\w+?)(?:-.*)?\.parquet$", name)
+    return m.group(1) if m else None
+
+
 def _parquet_splits(root: Path) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
     for p in root.glob("*.parquet"):
-        m = re.match(r"^(\w+?)-\d+-of-\d+", p.name) or re.match(r"^(\w+?)(?:-.*)?\.parquet$", p.name)
-        if m:
-            out.setdefault(m.group(1), []).append(p)
+        if split := _split_of(p.name):
+            out.setdefault(split, []).append(p)
     return {k: sorted(v, key=_shard_key) for k, v in out.items()}
+
+
+def _parquet_splits_by_name(names: list[str]) -> dict[str, list[str]]:
+    """Repo file names ``data/<split>-*.parquet`` by split, in shard order."""
+    out: dict[str, list[str]] = {}
+    for name in names:
+        folder, _, base = name.rpartition("/")
+        if folder == "data" and base.endswith(".parquet") and (split := _split_of(base)):
+            out.setdefault(split, []).append(name)
+    return {k: sorted(v, key=lambda n: _shard_key(Path(n))) for k, v in out.items()}
 
 
 def _parquet_rows(path: Path) -> int:
@@ -122,12 +143,15 @@ def _local(path: Path, given: str, splits: list[str]) -> ResolvedSource:
     return _collect({"path": given}, found, kind, splits)
 
 
-def _collect(desc: dict[str, Any], found: dict[str, list[Path]], kind: Literal["parquet", "arrow"], splits: list[str]) -> ResolvedSource:
-    available = sorted(found)
+def _check_splits(found: dict[str, Any], splits: list[str], where: str) -> None:
     missing = [s for s in splits if s not in found]
     if missing:
-        where = desc.get("path") or f"{desc['dataset']}@{desc['revision']}"
-        raise DataError(f"split{'s' if len(missing) > 1 else ''} {', '.join(missing)} not in {where} (available: {', '.join(available) or 'none'})")
+        raise DataError(f"split{'s' if len(missing) > 1 else ''} {', '.join(missing)} not in {where} (available: {', '.join(sorted(found)) or 'none'})")
+
+
+def _collect(desc: dict[str, Any], found: dict[str, list[Path]], kind: Literal["parquet", "arrow"], splits: list[str]) -> ResolvedSource:
+    available = sorted(found)
+    _check_splits(found, splits, desc.get("path") or f"{desc['dataset']}@{desc['revision']}")
     count = _parquet_rows if kind == "parquet" else _arrow_rows
     out = ResolvedSource(description=desc, available=available)
     for s in splits:
@@ -136,31 +160,122 @@ def _collect(desc: dict[str, Any], found: dict[str, list[Path]], kind: Literal["
     return out
 
 
-def _hub(dataset: str, revision: str | None, splits: list[str]) -> ResolvedSource:
+def _hub(dataset: str, revision: str | None, splits: list[str], rows_needed: Callable[[int], int] | None) -> ResolvedSource:
     try:
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+        import huggingface_hub as hh
+        from huggingface_hub import constants
     except ImportError as exc:  # pragma: no cover - installed with datasets
         raise DataError(f"huggingface_hub is needed to download {dataset}: {exc}") from None
-    patterns = [f"data/{s}-*.parquet" for s in splits]
-    try:
-        local = Path(snapshot_download(repo_id=dataset, repo_type="dataset", revision=revision, allow_patterns=patterns))
-    except RevisionNotFoundError:
-        raise DataError(f"revision {revision!r} not found in {dataset}") from None
-    except RepositoryNotFoundError:
-        raise DataError(f"dataset {dataset} not found on the hub (or it is private: set HF_TOKEN)") from None
-    except LocalEntryNotFoundError as exc:
-        raise DataError(f"cannot get {dataset} (offline and not in the Hugging Face cache?): {str(exc).splitlines()[0]}") from None
-    except (HfHubHTTPError, OSError) as exc:
-        raise DataError(f"cannot download {dataset}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    with _hub_errors(dataset, revision):
+        if constants.is_offline_mode():
+            return _hub_cached(hh, dataset, revision, splits)
+        info = hh.HfApi().dataset_info(dataset, revision=revision)
+        commit = info.sha or ""
+        names = [s.rfilename for s in info.siblings or [] if s.rfilename.startswith("data/")]
+        found = _parquet_splits_by_name(names)
+        _check_splits(found, splits, f"{dataset}@{commit}")
+        out = ResolvedSource(description={"dataset": dataset, "revision": commit}, available=sorted(found))
+        if not re.fullmatch(r"[0-9a-f]{40}", revision or ""):
+            # One download by the branch name, so huggingface_hub records the branch's commit in the cache
+            # (refs/<branch>) and an offline run finds this snapshot; everything else is fetched by commit.
+            got = Path(hh.hf_hub_download(dataset, found[splits[0]][0], repo_type="dataset", revision=revision))
+            if commit not in got.parts:
+                raise DataError(f"{dataset}: {revision or 'the default branch'} moved to another commit while downloading; run again")
+        fs: Any = None
+        for split in splits:
+            shards = found[split]
+            if rows_needed is None:  # every shard is needed: download, then count from the local footers
+                paths = [_download(hh, dataset, name, commit) for name in shards]
+                out.splits[split] = SplitFiles(split, "parquet", paths, [_parquet_rows(p) for p in paths])
+                continue
+            first = _download(hh, dataset, shards[0], commit)  # always needed
+            rows = [_parquet_rows(first)]
+            for name in shards[1:]:  # footers only: from the cache, or by a ranged read of the file's tail
+                cached = hh.try_to_load_from_cache(dataset, name, revision=commit, repo_type="dataset")
+                if isinstance(cached, str):
+                    rows.append(_parquet_rows(Path(cached)))
+                else:
+                    fs = fs or hh.HfFileSystem()
+                    with fs.open(f"datasets/{dataset}@{commit}/{name}", "rb") as fh:
+                        rows.append(pq.read_metadata(fh).num_rows)
+            total = sum(rows)
+            k, n = rows_needed(total), 0
+            while n < len(shards) and (n == 0 or sum(rows[:n]) < k):
+                n += 1
+            paths = [first] + [_download(hh, dataset, name, commit) for name in shards[1:n]]
+            out.splits[split] = SplitFiles(split, "parquet", paths, rows[:n], total_rows=total)
+        return out
+
+
+def _download(hh: Any, dataset: str, name: str, commit: str) -> Path:
+    return Path(hh.hf_hub_download(dataset, name, repo_type="dataset", revision=commit))
+
+
+def _hub_cached(hh: Any, dataset: str, revision: str | None, splits: list[str]) -> ResolvedSource:
+    """Offline (``HF_HUB_OFFLINE=1``): the revision's files in the Hugging Face cache, which must hold every shard of
+    the splits (a head sample downloads only the first shards, and the split's row count needs them all)."""
+    local = Path(hh.snapshot_download(repo_id=dataset, repo_type="dataset", revision=revision, local_files_only=True))
     found = _parquet_splits(local / "data")
+    for split in splits:
+        counts = {int(m.group(1)) for p in found.get(split, []) if (m := re.search(r"-\d+-of-(\d+)", p.name))}
+        present = {int(m.group(1)) for p in found.get(split, []) if (m := re.search(r"-(\d+)-of-\d+", p.name))}
+        missing = sorted(set(range(max(counts))) - present) if len(counts) == 1 else []
+        if missing:
+            raise DataError(
+                f"offline: split {split} of {dataset}@{local.name} has {len(present)} of {max(counts)} shards in the "
+                f"Hugging Face cache (missing shard {', '.join(str(i) for i in missing)}); go online once or use --source"
+            )
     return _collect({"dataset": dataset, "revision": local.name}, found, "parquet", splits)
 
 
-def resolve_source(dataset: str, revision: str | None, source: str | Path | None, splits: list[str]) -> ResolvedSource:
-    """Resolve the configured dataset (``source=None``), the bundled sample (``"sample"``) or a local folder."""
+@contextmanager
+def _hub_errors(dataset: str, revision: str | None) -> Iterator[None]:
+    """huggingface_hub's and the network's errors as one-line DataErrors (a token never appears in them)."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    try:
+        yield
+    except RevisionNotFoundError:
+        raise DataError(f"revision {revision!r} not found in {dataset}") from None
+    except GatedRepoError:
+        raise DataError(f"dataset {dataset} is gated: accept its terms on the hub and set HF_TOKEN") from None
+    except RepositoryNotFoundError:
+        raise DataError(f"dataset {dataset} not found on the hub (or it is private: set HF_TOKEN)") from None
+    except LocalEntryNotFoundError as exc:
+        raise DataError(f"cannot get {dataset} (offline and not in the Hugging Face cache?): {_first_line(exc)}") from None
+    except HfHubHTTPError as exc:
+        raise DataError(f"cannot download {dataset}: {_first_line(exc)}") from None
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"cannot download {dataset}: {_first_line(exc)}") from None
+    except Exception as exc:  # the HTTP client's own errors (connection refused, timeouts, TLS)
+        if type(exc).__module__.split(".")[0] in {"httpx", "httpx2", "httpcore", "requests", "urllib3"}:
+            raise DataError(f"cannot reach the Hugging Face hub for {dataset}: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def resolve_source(
+    dataset: str, revision: str | None, source: str | Path | None, splits: list[str],
+    rows_needed: Callable[[int], int] | None = None,
+) -> ResolvedSource:
+    """Resolve the configured dataset (``source=None``), the bundled sample (``"sample"``) or a local folder.
+
+    ``rows_needed(N)``: how many leading rows of a split of N rows will be read (head sampling); from the hub,
+    only the shards holding them are downloaded (the others' row counts come from their footers, read by range
+    requests). None: every row (and every shard).
+    """
     if source is None:
-        return _hub(dataset, revision, splits)
+        return _hub(dataset, revision, splits, rows_needed)
     given = str(source)
     if given == SAMPLE:
         res = _local(SAMPLE_DIR, given, splits)

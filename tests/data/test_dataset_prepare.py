@@ -204,34 +204,3 @@ def test_datasets_save_to_disk_folder_gives_the_same_files(small_source: Path, t
     r = run(tmp_path / "c", tmp_path / "saved", percent=33, sampling="random")
     s = run(tmp_path / "d", small_source, percent=33, sampling="random")
     assert r.manifest["splits"] == s.manifest["splits"]
-
-
-def test_hub_source_uses_snapshot_download_and_records_the_revision(small_source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shutil
-
-    import huggingface_hub
-
-    sha = "0123456789abcdef0123456789abcdef01234567"
-    snap = tmp_path / "cache" / "snapshots" / sha
-    shutil.copytree(small_source / "data", snap / "data")
-    calls = []
-
-    def fake_snapshot_download(**kw):
-        calls.append(kw)
-        return str(snap)
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    res = prepare(Data(percent=5, revision="main", output_dir="out"), tmp_path, reporter=Q)
-    assert calls == [{"repo_id": "HuggingFaceH4/ultrachat_200k", "repo_type": "dataset", "revision": "main",
-                      "allow_patterns": [f"data/{s}-*.parquet" for s in SIZES]}]
-    assert res.manifest["source"] == {"dataset": "HuggingFaceH4/ultrachat_200k", "revision": sha}
-    assert res.manifest["splits"]["train_sft"]["rows"] == head_count(5, SIZES["train_sft"])
-
-    def offline(**kw):
-        from huggingface_hub.errors import LocalEntryNotFoundError
-
-        raise LocalEntryNotFoundError("no cache\nmore")
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
-    with pytest.raises(DataError, match="offline and not in the Hugging Face cache"):
-        prepare(Data(percent=5, output_dir="out2"), tmp_path, reporter=Q)
