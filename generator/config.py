@@ -56,7 +56,7 @@ NAME_RULES = {
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)  # schemas built on first use
 
 
 class EnvironmentMeta(Strict):
@@ -90,7 +90,7 @@ class FoundationModel(Strict):
     registry: RegistryName = "azureml"
     name: AssetName
     version: AssetVersion  # pinned: never a 'latest' label
-    tags: ModelTags = ModelTags()
+    tags: ModelTags = Field(default_factory=ModelTags)
 
 
 class Component(Strict):
@@ -161,7 +161,7 @@ class Data(Strict):
     validation_split: str | None = None
     test_split: str | None = "test_sft"
     request_split: str = "test_gen"
-    assets: DataAssets = DataAssets()
+    assets: DataAssets = Field(default_factory=DataAssets)
 
     @model_validator(mode="after")
     def _splits_known(self) -> Data:
@@ -213,7 +213,7 @@ class Deployment(Strict):
     name: DeploymentName = "demo"
     instance_type: VmSize
     instance_count: int = Field(default=1, ge=1)
-    liveness_probe: Probe = Probe()
+    liveness_probe: Probe = Field(default_factory=Probe)
     readiness_probe: Probe | None = None
     request_timeout_ms: int = Field(default=90000, ge=1000, le=180000)
     max_concurrent_requests_per_instance: int | None = Field(default=None, ge=1)
@@ -244,21 +244,21 @@ class Infrastructure(Strict):
 
 
 class EnvConfig(Strict):
-    environment: EnvironmentMeta = EnvironmentMeta()
+    environment: EnvironmentMeta = Field(default_factory=EnvironmentMeta)
     workspace: Workspace
     promotion_registry: PromotionRegistry | None = None
     foundation_model: FoundationModel
     component: Component
     compute: Compute
-    data: Data = Data()
+    data: Data = Field(default_factory=Data)
     finetune: dict[str, ParamValue] = Field(default_factory=dict)
-    pipeline: Pipeline = Pipeline()
-    model: RegisteredModel = RegisteredModel()
+    pipeline: Pipeline = Field(default_factory=Pipeline)
+    model: RegisteredModel = Field(default_factory=RegisteredModel)
     endpoint: Endpoint
     deployment: Deployment
-    inference: Inference = Inference()
+    inference: Inference = Field(default_factory=Inference)
     tags: dict[str, TagValue] = Field(default_factory=dict)
-    infrastructure: Infrastructure = Infrastructure()
+    infrastructure: Infrastructure = Field(default_factory=Infrastructure)
 
 
 @dataclass

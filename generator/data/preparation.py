@@ -29,17 +29,22 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from .. import __version__
 from ..errors import DataError
 from .progress import Reporter
 from .source import ResolvedSource, SplitFiles, resolve_source
-from .validate import COLUMNS, check_schema, parquet_problems, problems
+from .schema import COLUMNS, check_schema
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+# numpy and pyarrow (0.2 s to import) are imported where they are needed: head sampling from parquet, the common
+# case, imports them only on the validation thread, while polars writes on the main one.
 
 MANIFEST = "manifest.json"
 MAX_EXAMPLES = 5  # malformed rows listed in the manifest (index and reason)
@@ -153,6 +158,8 @@ def up_to_date(output_dir: Path, inputs: dict[str, Any]) -> dict[str, Any] | Non
 
 # --------------------------------------------------------------------------- selection
 def random_keys(prompt_ids: list[str | None], seed: int) -> np.ndarray:
+    import numpy as np
+
     key = hashlib.sha256(f"amlgen-random-sample:{seed}".encode()).digest()
     b2 = hashlib.blake2b
     return np.fromiter(
@@ -163,6 +170,8 @@ def random_keys(prompt_ids: list[str | None], seed: int) -> np.ndarray:
 
 def random_selection(prompt_ids: list[str | None], k: int, seed: int) -> np.ndarray:
     """Sorted indices of the ``k`` rows with the smallest keyed hash of ``prompt_id`` (ties: lower index first)."""
+    import numpy as np
+
     n = len(prompt_ids)
     if k >= n:
         return np.arange(n, dtype=np.int64)
@@ -172,6 +181,8 @@ def random_selection(prompt_ids: list[str | None], k: int, seed: int) -> np.ndar
 
 
 def _arrow_batches(sf: SplitFiles, columns: tuple[str, ...] = COLUMNS) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+
     for path in sf.files:
         with pa.memory_map(str(path)) as src:
             for batch in pa.ipc.open_stream(src):
@@ -193,6 +204,8 @@ def _schema(sf: SplitFiles) -> pl.Schema:
             return pl.scan_parquet(sf.files).collect_schema()
         except pl.exceptions.PolarsError as exc:
             raise DataError(f"{sf.split}: cannot read {sf.files[0].parent}: {exc}") from None
+    import pyarrow as pa
+
     with pa.memory_map(str(sf.files[0])) as src:
         schema = pa.ipc.open_stream(src).schema
     return pl.from_arrow(schema.empty_table()).schema  # type: ignore[union-attr]
@@ -239,7 +252,7 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
             files.append(path)
             total += n
     with ThreadPoolExecutor(1, thread_name_prefix="amlgen-validate") as pool:
-        check = pool.submit(parquet_problems, files, limit=res.selected if selection is None else None, keep=selection)
+        check = pool.submit(_parquet_problems, files, limit=res.selected if selection is None else None, keep=selection)
         try:
             out = _sink(_query(files, sf, res, selection, []), tmp, sf.split, rep)
         except BaseException:
@@ -247,7 +260,7 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
             raise
         try:
             bad = check.result()
-        except (OSError, pa.ArrowException) as exc:
+        except (OSError, _arrow_error()) as exc:
             raise DataError(f"{sf.split}: cannot read the source: {str(exc).splitlines()[0]}") from None
     res.malformed = len(bad)
     res.examples = bad[:MAX_EXAMPLES]
@@ -261,6 +274,18 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
     res.bytes, res.sha256 = out.n, out.h.hexdigest()
     if out.lines != res.rows:  # pragma: no cover - a bug, not an input problem
         raise RuntimeError(f"{sf.split}: wrote {out.lines} rows, expected {res.rows}")
+
+
+def _parquet_problems(files: list[Path], limit: int | None, keep: np.ndarray | None) -> list[tuple[int, str]]:
+    from .validate import parquet_problems  # pyarrow, numpy: imported on this thread
+
+    return parquet_problems(files, limit=limit, keep=keep)
+
+
+def _arrow_error() -> type[Exception]:
+    import pyarrow as pa
+
+    return pa.ArrowException
 
 
 def _query(files: list[Path], sf: SplitFiles, res: SplitResult, selection: np.ndarray | None, drop: list[int]) -> pl.LazyFrame:
@@ -290,6 +315,8 @@ def _sink(lf: pl.LazyFrame, tmp: Path, split: str, rep: Reporter) -> _HashingWri
 
 
 def _write_arrow_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:
+    from .validate import problems
+
     h = hashlib.sha256()
     start = 0
     limit = res.selected if selection is None else sf.num_rows

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import polars as pl
 
 from ..errors import DataError
 
@@ -83,13 +82,16 @@ def _parquet_splits_by_name(names: list[str]) -> dict[str, list[str]]:
 
 
 def _parquet_rows(path: Path) -> int:
+    """From the footer (polars: pyarrow is not imported on this path)."""
     try:
-        return pq.ParquetFile(path).metadata.num_rows
-    except (OSError, pa.ArrowException) as exc:
-        raise DataError(f"cannot read parquet file {path}: {exc}") from None
+        return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise DataError(f"cannot read parquet file {path}: {str(exc).splitlines()[0]}") from None
 
 
 def _arrow_rows(path: Path) -> int:
+    import pyarrow as pa
+
     try:
         with pa.memory_map(str(path)) as source:
             reader = pa.ipc.open_stream(source)
@@ -195,6 +197,8 @@ def _hub(dataset: str, revision: str | None, splits: list[str], rows_needed: Cal
                 if isinstance(cached, str):
                     rows.append(_parquet_rows(Path(cached)))
                 else:
+                    import pyarrow.parquet as pq
+
                     fs = fs or hh.HfFileSystem()
                     with fs.open(f"datasets/{dataset}@{commit}/{name}", "rb") as fh:
                         rows.append(pq.read_metadata(fh).num_rows)
@@ -251,11 +255,14 @@ def _hub_errors(dataset: str, revision: str | None) -> Iterator[None]:
         raise DataError(f"cannot get {dataset} (offline and not in the Hugging Face cache?): {_first_line(exc)}") from None
     except HfHubHTTPError as exc:
         raise DataError(f"cannot download {dataset}: {_first_line(exc)}") from None
-    except (OSError, pa.ArrowException) as exc:
+    except (OSError, pl.exceptions.PolarsError) as exc:
         raise DataError(f"cannot download {dataset}: {_first_line(exc)}") from None
-    except Exception as exc:  # the HTTP client's own errors (connection refused, timeouts, TLS)
-        if type(exc).__module__.split(".")[0] in {"httpx", "httpx2", "httpcore", "requests", "urllib3"}:
+    except Exception as exc:
+        package = type(exc).__module__.split(".")[0]
+        if package in {"httpx", "httpx2", "httpcore", "requests", "urllib3"}:  # connection refused, timeouts, TLS
             raise DataError(f"cannot reach the Hugging Face hub for {dataset}: {type(exc).__name__}: {_first_line(exc)}") from None
+        if package == "pyarrow":  # a remote parquet footer that does not parse
+            raise DataError(f"cannot read a parquet footer of {dataset}: {_first_line(exc)}") from None
         raise
 
 
