@@ -5,7 +5,8 @@
 Generates the dataset once (cached in DATA_DIR, default /tmp/amlgen-bench-data), then times, each run in a fresh
 subprocess (wall time and that process's peak RSS from wait4), --repeats interleaved rounds of:
 
-- amlgen:   ``generator.data.prepare()`` (head sampling) into an empty folder
+- amlgen:   ``amlgen data prepare --env bench --source DATA_DIR`` (head sampling), the command a user runs, into an
+            empty folder
 - notebook: ``datasets.load_dataset("parquet", ..., split=f"{split}[0%:{pc}%]").to_json(...)`` per split, into an
             empty folder; at 100 % with a fresh datasets cache each run (as on a new compute), below 100 % with a
             warm one (filled by an untimed run first), as the issue's 5 % target says
@@ -37,14 +38,22 @@ from generator.data.synthetic import HUB_SHARDS, SPLIT_SIZES, generate  # noqa: 
 MARKER = ".complete.json"
 SEED = 0
 
-AMLGEN = """
-import sys
-from pathlib import Path
-from generator.config import Data
-from generator.data import prepare
-from generator.data.progress import Quiet
-prepare(Data(percent={pc}, output_dir="out"), Path({out!r}), source={src!r}, force=True, reporter=Quiet())
-"""
+def amlgen_project(work: Path, pc: float) -> Path:
+    """A project with the repo's environment definitions and ``data: {percent, output_dir: out}`` for ``bench``."""
+    root = work / f"project-{pc:g}"
+    (root / "infra" / "environments").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "infra" / "defaults.yml", root / "infra" / "defaults.yml")
+    env = (REPO / "infra" / "environments" / "dev.yml").read_text()
+    (root / "infra" / "environments" / "bench.yml").write_text(env + f"\ndata: {{percent: {pc:g}, output_dir: out}}\n")
+    return root
+
+
+def amlgen_argv(project: Path, src: Path) -> list[str]:
+    """The command a user runs (the console script, else ``python -m generator.cli``)."""
+    script = Path(sys.executable).with_name("amlgen")
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "generator.cli"]
+    return cmd + ["data", "prepare", "--env", "bench", "--project", str(project), "--source", str(src), "--force", "--quiet"]
+
 
 NOTEBOOK = """
 import glob, os
@@ -93,11 +102,12 @@ def ensure_data(data_dir: Path) -> Path:
     return data_dir
 
 
-def run_child(code: str) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of a fresh Python process running ``code``."""
+def run_child(code: str | list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of a fresh Python process running ``code`` (source, or a command line)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=str(REPO), env=env)
+    argv = [sys.executable, "-c", code] if isinstance(code, str) else code
+    proc = subprocess.Popen(argv, cwd=str(REPO), env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -140,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="amlgen-bench-"))
     runs: dict[str, list[tuple[float, int]]] = {}
 
-    def timed(label: str, code: str, i: int, out: Path | None = None) -> float:
+    def timed(label: str, code: str | list[str], i: int, out: Path | None = None) -> float:
         # Every approach writes into an empty folder (as on a fresh compute), and the writeback of what earlier runs
         # wrote is finished first (os.sync, untimed): otherwise one approach pays for deleting or flushing another's
         # 3 GB. Rewriting over an existing output costs amlgen the unlink of the old files on top (about 0.8 s here).
@@ -161,8 +171,9 @@ def main(argv: list[str] | None = None) -> None:
             floor_s = timed("floor", FLOOR.format(src=str(src), total=total), i)
             for pc in percents:
                 pcs = f"{pc:g}"
-                ours = work / f"amlgen-{pcs}"
-                ours_s = timed(f"amlgen {pcs}%", AMLGEN.format(pc=pc, out=str(ours), src=str(src)), i, ours)
+                project = amlgen_project(work, pc)
+                ours = project / "out"
+                ours_s = timed(f"amlgen {pcs}%", amlgen_argv(project, src), i, ours)
                 ratios.setdefault(f"amlgen {pcs}% / floor", []).append(ours_s / floor_s)
                 if args.no_notebook:
                     continue
@@ -179,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
                 if not warm:
                     shutil.rmtree(cache, ignore_errors=True)
                 if i == args.repeats - 1:
-                    rows = {s: compare(ours / "out" / f"{s}.jsonl", nb / f"{s}.jsonl") for s in splits}
+                    rows = {s: compare(ours / f"{s}.jsonl", nb / f"{s}.jsonl") for s in splits}
                     print(f"  rows identical to the notebook at {pcs}%: " + ", ".join(f"{s} {n:,}" for s, n in rows.items()), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
