@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-# numpy and pyarrow (0.2 s to import) are imported where they are needed: head sampling from parquet, the common
-# case, imports them only on the validation thread, while polars writes on the main one.
+# numpy and pyarrow (0.2 s to import) are imported where they are needed, so that commands which do not read data
+# (and ``amlgen --help``) do not pay for them.
 
 MANIFEST = "manifest.json"
 MAX_EXAMPLES = 5  # malformed rows listed in the manifest (index and reason)
@@ -251,8 +251,12 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
                 break
             files.append(path)
             total += n
+    # Imported here, not on the thread: an import there holds the GIL for long stretches (loading libarrow), and
+    # every write of polars' sink needs it, which cost 0.25 s of a 5 % prepare.
+    from .validate import parquet_problems
+
     with ThreadPoolExecutor(1, thread_name_prefix="amlgen-validate") as pool:
-        check = pool.submit(_parquet_problems, files, limit=res.selected if selection is None else None, keep=selection)
+        check = pool.submit(parquet_problems, files, limit=res.selected if selection is None else None, keep=selection)
         try:
             out = _sink(_query(files, sf, res, selection, []), tmp, sf.split, rep)
         except BaseException:
@@ -274,12 +278,6 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
     res.bytes, res.sha256 = out.n, out.h.hexdigest()
     if out.lines != res.rows:  # pragma: no cover - a bug, not an input problem
         raise RuntimeError(f"{sf.split}: wrote {out.lines} rows, expected {res.rows}")
-
-
-def _parquet_problems(files: list[Path], limit: int | None, keep: np.ndarray | None) -> list[tuple[int, str]]:
-    from .validate import parquet_problems  # pyarrow, numpy: imported on this thread
-
-    return parquet_problems(files, limit=limit, keep=keep)
 
 
 def _arrow_error() -> type[Exception]:
