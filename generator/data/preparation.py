@@ -10,10 +10,10 @@ Malformed rows (see ``validate``) are looked for among the selected rows: with `
 that has any fails the whole step and nothing is replaced; with ``exclude`` they are dropped and counted.
 
 Parquet sources are written by polars' streaming engine (``sink_ndjson``: raw UTF-8 JSON lines, stored order,
-bounded memory) into a file object that hashes (sha256) and counts the lines inline, while a thread validates the
-same rows from the row groups' column statistics plus the tiny ``role`` leaf (a row group with nulls or without
-statistics is decoded and checked in full; see ``validate.parquet_problems``). A split found to have malformed
-rows is then rejected or written again without them. ``datasets`` folders (Arrow streams) are read batch by
+bounded memory) into a file object that hashes (sha256) and counts the lines inline; the same query keeps only the
+valid rows (``schema.valid_row``), so validation costs no second pass. When rows were left out, pyarrow names them
+and their reasons (``validate.parquet_problems``: column statistics plus the tiny ``role`` leaf), and both counts
+must agree. ``datasets`` folders (Arrow streams) are read batch by
 batch and checked with the same vectorised pyarrow code. Output goes to ``.tmp-*.<pid>`` files in the output
 folder, moved into place (see ``_install``) only when every split succeeded (any exception, Ctrl-C included,
 removes them; temp files of a killed process are removed by the next run).
@@ -26,7 +26,6 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +36,7 @@ from .. import __version__
 from ..errors import DataError
 from .progress import Reporter
 from .source import ResolvedSource, SplitFiles, resolve_source
-from .schema import COLUMNS, check_schema
+from .schema import COLUMNS, check_schema, valid_row
 
 if TYPE_CHECKING:
     import numpy as np
@@ -237,11 +236,11 @@ class _HashingWriter:
 
 
 def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter, reject: bool) -> None:
-    """Write the split with polars while the rows are validated on a thread (pyarrow releases the GIL).
+    """Write the selected, valid rows in one polars pass; malformed rows are counted as the ones it left out.
 
-    Writing assumes the rows are valid, as they nearly always are, so the validation costs no wall time; a split
-    that turns out to have malformed rows fails (reject: its temp file is dropped by the caller) or is written
-    again without them (exclude).
+    Only when some were left out does pyarrow look at the rows again (``validate.parquet_problems``), to name
+    them and their reasons, and the two checks must agree on the count. A split with malformed rows then fails
+    (reject: the caller drops its temp file) or is already written without them (exclude).
     """
     files = sf.files
     if selection is None:  # head: only the files that hold the first rows (polars slices within the last one)
@@ -251,33 +250,20 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
                 break
             files.append(path)
             total += n
-    # Imported here, not on the thread: an import there holds the GIL for long stretches (loading libarrow), and
-    # every write of polars' sink needs it, which cost 0.25 s of a 5 % prepare.
-    from .validate import parquet_problems
+    out = _sink(_query(files, sf, res, selection), tmp, sf.split, rep)
+    res.rows = out.lines
+    res.malformed = res.selected - out.lines
+    res.bytes, res.sha256 = out.n, out.h.hexdigest()
+    if res.malformed:
+        from .validate import parquet_problems
 
-    with ThreadPoolExecutor(1, thread_name_prefix="amlgen-validate") as pool:
-        check = pool.submit(parquet_problems, files, limit=res.selected if selection is None else None, keep=selection)
         try:
-            out = _sink(_query(files, sf, res, selection, []), tmp, sf.split, rep)
-        except BaseException:
-            check.cancel()  # the pool's exit waits for a check already running; its outcome no longer matters
-            raise
-        try:
-            bad = check.result()
+            bad = parquet_problems(files, limit=res.selected if selection is None else None, keep=selection)
         except (OSError, _arrow_error()) as exc:
             raise DataError(f"{sf.split}: cannot read the source: {str(exc).splitlines()[0]}") from None
-    res.malformed = len(bad)
-    res.examples = bad[:MAX_EXAMPLES]
-    res.rows = res.selected - res.malformed
-    if bad and reject:
-        return  # the step fails
-    if bad:
-        rep.restart(sf.split, res.rows, f"{len(bad):,} malformed row{'s' if len(bad) > 1 else ''}")
-        tmp.unlink()
-        out = _sink(_query(files, sf, res, selection, [i for i, _ in bad]), tmp, sf.split, rep)
-    res.bytes, res.sha256 = out.n, out.h.hexdigest()
-    if out.lines != res.rows:  # pragma: no cover - a bug, not an input problem
-        raise RuntimeError(f"{sf.split}: wrote {out.lines} rows, expected {res.rows}")
+        if len(bad) != res.malformed:  # pragma: no cover - a bug, not an input problem
+            raise RuntimeError(f"{sf.split}: polars left out {res.malformed} rows, pyarrow finds {len(bad)} malformed")
+        res.examples = bad[:MAX_EXAMPLES]
 
 
 def _arrow_error() -> type[Exception]:
@@ -286,20 +272,16 @@ def _arrow_error() -> type[Exception]:
     return pa.ArrowException
 
 
-def _query(files: list[Path], sf: SplitFiles, res: SplitResult, selection: np.ndarray | None, drop: list[int]) -> pl.LazyFrame:
-    """The selected rows of ``files`` in stored order, without the rows (global indices) in ``drop``."""
+def _query(files: list[Path], sf: SplitFiles, res: SplitResult, selection: np.ndarray | None) -> pl.LazyFrame:
+    """The selected rows of ``files`` that are valid (``schema.valid_row``), in stored order."""
     lf = pl.scan_parquet(files).select(COLUMNS)
-    if selection is None and not drop:
-        return lf.head(res.selected)
-    lf = lf.with_row_index("_i")
-    index_type = lf.collect_schema()["_i"]
     if selection is None:
         lf = lf.head(res.selected)
     elif len(selection) < sf.num_rows:
-        lf = lf.filter(pl.col("_i").is_in(pl.Series(selection, dtype=index_type).implode()))
-    if drop:
-        lf = lf.filter(~pl.col("_i").is_in(pl.Series(drop, dtype=index_type).implode()))
-    return lf.select(COLUMNS)
+        lf = lf.with_row_index("_i")
+        index_type = lf.collect_schema()["_i"]
+        lf = lf.filter(pl.col("_i").is_in(pl.Series(selection, dtype=index_type).implode())).select(COLUMNS)
+    return lf.filter(valid_row())
 
 
 def _sink(lf: pl.LazyFrame, tmp: Path, split: str, rep: Reporter) -> _HashingWriter:
@@ -397,7 +379,8 @@ def prepare(
     out_dir = root / data.resolved_output_dir
     splits = list(data.splits)
     head = data.sampling == "head" and data.percent < 100  # 100 %: every row of every shard
-    src = resolve_source(data.dataset, data.revision, source, splits, (lambda n: head_count(data.percent, n)) if head else None)
+    src = resolve_source(data.dataset, data.revision, source, splits, (lambda n: head_count(data.percent, n)) if head else None,
+                         progress=rep.interactive)
     inputs = inputs_of(src, data, splits)
     if out_dir.is_dir():
         remove_stale_temps(out_dir)

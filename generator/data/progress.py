@@ -16,6 +16,8 @@ def interactive(stream: TextIO | None = None) -> bool:
 class Reporter:
     """Line-oriented: one line when a split starts and one when it ends. Thread-safe ``advance``."""
 
+    interactive = False  # progress bars (ours and huggingface_hub's downloads) only when True
+
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
@@ -35,15 +37,13 @@ class Reporter:
     def advance(self, n: int) -> None:
         pass
 
-    def restart(self, label: str, total: int, why: str) -> None:
-        """The split is written again from the start (``why`` says why)."""
-        self.line(f"{label}: {why}; writing {total:,} rows again")
-
     def finish(self, label: str, text: str) -> None:
         self.line(f"{label}: {text}")
 
 
 class RichReporter(Reporter):
+    interactive = True
+
     def __init__(self, stream: TextIO | None = None):
         super().__init__(stream)
         from rich.console import Console
@@ -73,12 +73,6 @@ class RichReporter(Reporter):
         if self._task is not None:
             with self._lock:
                 self.progress.advance(self._task, n)  # type: ignore[arg-type]
-
-    def restart(self, label: str, total: int, why: str) -> None:
-        self.line(f"{label}: {why}; writing again")
-        if self._task is not None:
-            with self._lock:
-                self.progress.reset(self._task, total=total)  # type: ignore[arg-type]
 
     def finish(self, label: str, text: str) -> None:
         if self._task is not None:

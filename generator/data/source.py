@@ -162,13 +162,15 @@ def _collect(desc: dict[str, Any], found: dict[str, list[Path]], kind: Literal["
     return out
 
 
-def _hub(dataset: str, revision: str | None, splits: list[str], rows_needed: Callable[[int], int] | None) -> ResolvedSource:
+def _hub(
+    dataset: str, revision: str | None, splits: list[str], rows_needed: Callable[[int], int] | None, progress: bool
+) -> ResolvedSource:
     try:
         import huggingface_hub as hh
         from huggingface_hub import constants
     except ImportError as exc:  # pragma: no cover - installed with datasets
         raise DataError(f"huggingface_hub is needed to download {dataset}: {exc}") from None
-    with _hub_errors(dataset, revision):
+    with _hub_errors(dataset, revision), _hub_progress(progress):
         if constants.is_offline_mode():
             return _hub_cached(hh, dataset, revision, splits)
         info = hh.HfApi().dataset_info(dataset, revision=revision)
@@ -209,6 +211,21 @@ def _hub(dataset: str, revision: str | None, splits: list[str], rows_needed: Cal
             paths = [first] + [_download(hh, dataset, name, commit) for name in shards[1:n]]
             out.splits[split] = SplitFiles(split, "parquet", paths, rows[:n], total_rows=total)
         return out
+
+
+@contextmanager
+def _hub_progress(show: bool) -> Iterator[None]:
+    """huggingface_hub's download bars only on a terminal (not in CI logs, not with --quiet)."""
+    from huggingface_hub import utils
+
+    was_disabled = utils.are_progress_bars_disabled()
+    if not show:
+        utils.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not show and not was_disabled:
+            utils.enable_progress_bars()
 
 
 def _download(hh: Any, dataset: str, name: str, commit: str) -> Path:
@@ -273,16 +290,16 @@ def _first_line(exc: BaseException) -> str:
 
 def resolve_source(
     dataset: str, revision: str | None, source: str | Path | None, splits: list[str],
-    rows_needed: Callable[[int], int] | None = None,
+    rows_needed: Callable[[int], int] | None = None, *, progress: bool = False,
 ) -> ResolvedSource:
     """Resolve the configured dataset (``source=None``), the bundled sample (``"sample"``) or a local folder.
 
     ``rows_needed(N)``: how many leading rows of a split of N rows will be read (head sampling); from the hub,
     only the shards holding them are downloaded (the others' row counts come from their footers, read by range
-    requests). None: every row (and every shard).
+    requests). None: every row (and every shard). ``progress``: show huggingface_hub's download bars.
     """
     if source is None:
-        return _hub(dataset, revision, splits, rows_needed)
+        return _hub(dataset, revision, splits, rows_needed, progress)
     given = str(source)
     if given == SAMPLE:
         res = _local(SAMPLE_DIR, given, splits)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from dataset_helpers import REPO, read_jsonl
 
 from generator.config import Data
 from generator.data import prepare
-from generator.data.progress import Quiet, Reporter
+from generator.data.progress import Quiet
 from generator.data.synthetic import MALFORMED_KINDS, conversations, generate
 from generator.errors import DataError
 
@@ -62,17 +61,6 @@ def test_exclude_drops_and_counts_malformed_rows(bad_source: Path, tmp_path: Pat
     good = [r for i, r in enumerate(conversations(200, split="train_sft", profile="compact")) if i not in BAD]
     assert read_jsonl(res.output_dir / "train_sft.jsonl") == good
     assert res.manifest["splits"]["test_sft"]["malformed"] == 0 and "malformed_examples" not in res.manifest["splits"]["test_sft"]
-
-
-def test_exclude_reports_the_rewrite_of_a_split_with_malformed_rows(bad_source: Path, tmp_path: Path) -> None:
-    # The split is written while it is validated; malformed rows found meanwhile mean writing it again without them.
-    log = io.StringIO()
-    res = prepare(Data(**ONE, percent=100, on_invalid="exclude", output_dir="out"), tmp_path, source=str(bad_source), reporter=Reporter(log))
-    lines = log.getvalue().splitlines()
-    assert "train_sft: 8 malformed rows; writing 192 rows again" in lines
-    assert not any("test_sft" in line and "again" in line for line in lines)
-    assert res.manifest["splits"]["train_sft"]["rows"] == 192
-    assert sum(1 for _ in open(res.output_dir / "train_sft.jsonl", "rb")) == 192
 
 
 def test_head_counts_only_selected_rows(bad_source: Path, tmp_path: Path) -> None:
@@ -185,6 +173,7 @@ def test_metadata_validation_agrees_with_a_full_check(tmp_path: Path, statistics
     import pyarrow.parquet as pq
 
     from generator.data.synthetic import SCHEMA, corrupt
+    from generator.data.schema import valid_row
     from generator.data.validate import parquet_problems, problems
 
     rows = [corrupt(r, kinds[i]) if i in kinds else r for i, r in enumerate(conversations(200, profile="compact"))]
@@ -193,6 +182,9 @@ def test_metadata_validation_agrees_with_a_full_check(tmp_path: Path, statistics
     full = problems(pl.read_parquet(path))
     expected = [(i, r) for i, r in enumerate(full.to_list()) if r is not None]
     assert [i for i, _ in parquet_problems([path])] == sorted(kinds) == [i for i, _ in expected]
+    # the polars expression prepare filters with marks exactly the same rows
+    valid = pl.scan_parquet(path).with_row_index("i").filter(~valid_row()).select("i").collect()["i"].to_list()
+    assert valid == sorted(kinds)
     for (i, got), (_, want) in zip(parquet_problems([path]), expected):
         assert got == want or (got.startswith("messages[") and want.startswith("messages["))
     assert [i for i, _ in parquet_problems([path], limit=41)] == [i for i in sorted(kinds) if i < 41]
