@@ -198,3 +198,28 @@ def test_cli_prepares_from_the_hub_in_a_fresh_process(hub: HubServer, source: Pa
     first = shards(source, "train_sft")[0]
     assert hub.bytes_sent_for(first) == (source / first).stat().st_size
     assert all(hub.bytes_sent_for(s) < (source / s).stat().st_size // 4 for s in shards(source, "train_sft")[1:])
+
+
+def test_download_bars_follow_the_reporter(hub: HubServer, tmp_path: Path) -> None:
+    # huggingface_hub's bars show only where ours do (a terminal); --quiet and plain-line output hide them, and the
+    # global setting is restored afterwards.
+    from huggingface_hub import utils
+
+    from generator.data import source as src
+
+    seen = []
+    real = src._download
+
+    def spy(*args):
+        seen.append(utils.are_progress_bars_disabled())
+        return real(*args)
+
+    utils.enable_progress_bars()
+    src._download = spy
+    try:
+        from_hub(tmp_path / "quiet", percent=5)
+        prepare(Data(**SPLITS, percent=5, output_dir="loud"), tmp_path, reporter=type("Tty", (Quiet,), {"interactive": True})())
+    finally:
+        src._download = real
+    assert seen and seen[: len(seen) // 2] == [True] * (len(seen) // 2) and not any(seen[len(seen) // 2:])
+    assert not utils.are_progress_bars_disabled()
