@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from ..errors import DataError
 
 SAMPLE = "sample"  # --source sample: the small synthetic copy bundled with amlgen
 SAMPLE_DIR = Path(__file__).parent / "sample"
+DOWNLOAD_WORKERS = 8  # concurrent shard downloads from the hub (snapshot_download's default)
 
 
 @dataclass
@@ -185,31 +187,28 @@ def _hub(
             got = Path(hh.hf_hub_download(dataset, found[splits[0]][0], repo_type="dataset", revision=revision))
             if commit not in got.parts:
                 raise DataError(f"{dataset}: {revision or 'the default branch'} moved to another commit while downloading; run again")
-        fs: Any = None
-        for split in splits:
-            shards = found[split]
-            if rows_needed is None:  # every shard is needed: download, then count from the local footers
-                paths = [_download(hh, dataset, name, commit) for name in shards]
-                out.splits[split] = SplitFiles(split, "parquet", paths, [_parquet_rows(p) for p in paths])
-                continue
-            first = _download(hh, dataset, shards[0], commit)  # always needed
-            rows = [_parquet_rows(first)]
-            for name in shards[1:]:  # footers only: from the cache, or by a ranged read of the file's tail
-                cached = hh.try_to_load_from_cache(dataset, name, revision=commit, repo_type="dataset")
-                if isinstance(cached, str):
-                    rows.append(_parquet_rows(Path(cached)))
-                else:
-                    import pyarrow.parquet as pq
-
-                    fs = fs or hh.HfFileSystem()
-                    with fs.open(f"datasets/{dataset}@{commit}/{name}", "rb") as fh:
-                        rows.append(pq.read_metadata(fh).num_rows)
-            total = sum(rows)
-            k, n = rows_needed(total), 0
-            while n < len(shards) and (n == 0 or sum(rows[:n]) < k):
-                n += 1
-            paths = [first] + [_download(hh, dataset, name, commit) for name in shards[1:n]]
-            out.splits[split] = SplitFiles(split, "parquet", paths, rows[:n], total_rows=total)
+        # Downloads run concurrently (8 at a time, like snapshot_download) while the footers are read.
+        pool = ThreadPoolExecutor(DOWNLOAD_WORKERS, thread_name_prefix="amlgen-hub")
+        try:
+            first = (lambda shards: shards) if rows_needed is None else (lambda shards: shards[:1])
+            fetch = {name: pool.submit(_download, hh, dataset, name, commit) for split in splits for name in first(found[split])}
+            rows = {} if rows_needed is None else _footer_rows(hh, dataset, commit, [n for s in splits for n in found[s][1:]])
+            rows.update({name: _parquet_rows(future.result()) for name, future in fetch.items()})
+            needed: dict[str, tuple[list[str], int]] = {}
+            for split in splits:
+                shards = found[split]
+                counts = [rows[name] for name in shards]
+                k, n = (sum(counts) if rows_needed is None else rows_needed(sum(counts))), 1
+                while n < len(shards) and sum(counts[:n]) < k:
+                    n += 1
+                needed[split] = (shards[:n], sum(counts))
+                for name in shards[:n]:
+                    fetch.setdefault(name, pool.submit(_download, hh, dataset, name, commit))
+            for split, (names, total) in needed.items():
+                paths = [fetch[name].result() for name in names]
+                out.splits[split] = SplitFiles(split, "parquet", paths, [rows[name] for name in names], total_rows=total)
+        finally:  # on an error or Ctrl-C, downloads not yet started are dropped (running ones finish)
+            pool.shutdown(wait=True, cancel_futures=True)
         return out
 
 
@@ -226,6 +225,23 @@ def _hub_progress(show: bool) -> Iterator[None]:
     finally:
         if not show and not was_disabled:
             utils.enable_progress_bars()
+
+
+def _footer_rows(hh: Any, dataset: str, commit: str, names: list[str]) -> dict[str, int]:
+    """Row counts of repo files from their parquet footers: the cached file, else a ranged read of its tail."""
+    rows: dict[str, int] = {}
+    fs: Any = None
+    for name in names:
+        cached = hh.try_to_load_from_cache(dataset, name, revision=commit, repo_type="dataset")
+        if isinstance(cached, str):
+            rows[name] = _parquet_rows(Path(cached))
+            continue
+        import pyarrow.parquet as pq
+
+        fs = fs or hh.HfFileSystem()
+        with fs.open(f"datasets/{dataset}@{commit}/{name}", "rb") as fh:
+            rows[name] = pq.read_metadata(fh).num_rows
+    return rows
 
 
 def _download(hh: Any, dataset: str, name: str, commit: str) -> Path:

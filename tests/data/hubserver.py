@@ -4,7 +4,7 @@ API: ``hub = HubServer()``; ``sha = hub.add_dataset("org/name", {"data/x.parquet
 private=False)``; ``with hub.serving() as endpoint, use_endpoint(endpoint, tmp_path / "hf-home"): ...``; then
 ``hub.requests`` (``Request(method, path, range, status, query)``), ``hub.calls(method, path_contains)``,
 ``hub.bytes_sent_for("data/x.parquet")``, ``hub.clear_log()``, ``hub.fail_next(n, status=503, method=None,
-path_contains=None)``. Stdlib only; ``use_endpoint`` imports huggingface_hub lazily.
+path_contains=None)``, ``hub.download_delay``/``hub.max_downloads_in_flight`` (concurrency of whole-file GETs). Stdlib only; ``use_endpoint`` imports huggingface_hub lazily.
 
 Protocol, read from the installed huggingface_hub 2.4.0 (its HTTP client is ``httpx2``):
 
@@ -50,6 +50,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -132,6 +133,9 @@ class HubServer:
         self._sent: dict[tuple[str, str], int] = {}
         self._failures: list[list[Any]] = []  # [remaining, status, method, path_contains]
         self._lock = threading.Lock()
+        self.download_delay = 0.0  # seconds before answering a whole-file GET (to make concurrency observable)
+        self.max_downloads_in_flight = 0  # the most whole-file GETs answered at the same time
+        self._in_flight = 0
 
     # ----------------------------------------------------------------- setup / inspection
     def add_dataset(self, repo_id: str, files: dict[str, bytes], *, branch: str = "main", private: bool = False,
@@ -298,7 +302,18 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         url = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.hub.handle(self.command, url.path, url.query, headers, body)
+        download = self.command == "GET" and "/resolve/" in url.path and "range" not in headers
+        if download:
+            with self.hub._lock:
+                self.hub._in_flight += 1
+                self.hub.max_downloads_in_flight = max(self.hub.max_downloads_in_flight, self.hub._in_flight)
+        try:
+            time.sleep(self.hub.download_delay if download else 0)
+            reply = self.hub.handle(self.command, url.path, url.query, headers, body)
+        finally:
+            if download:
+                with self.hub._lock:
+                    self.hub._in_flight -= 1
         head = self.command == "HEAD"
         with self.hub._lock:  # logged before answering, so the client never sees an answer that is not logged yet
             self.hub.requests.append(Request(self.command, unquote(url.path), headers.get("range"), reply.status,

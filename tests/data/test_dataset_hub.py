@@ -56,7 +56,7 @@ def hub(tmp_path: Path, source: Path) -> Iterator[HubServer]:
     server = HubServer()
     server.commit = server.add_dataset(DATASET, repo_files(source))  # type: ignore[attr-defined]
     with server.serving() as endpoint, use_endpoint(endpoint, tmp_path / "hf-home"):
-        server.endpoint = endpoint  # type: ignore[attr-defined]
+        server.source = source  # type: ignore[attr-defined]
         yield server
 
 
@@ -110,6 +110,12 @@ def test_every_shard_is_downloaded_when_every_row_counts(hub: HubServer, source:
     assert res.manifest["splits"] == local.manifest["splits"]
 
 
+def test_shards_download_concurrently(hub: HubServer, source: Path, tmp_path: Path) -> None:
+    hub.download_delay = 0.2  # each whole-file answer waits, so overlapping downloads show in the counter
+    from_hub(tmp_path, percent=100)
+    assert hub.max_downloads_in_flight >= 2
+
+
 def test_rerun_is_up_to_date_and_downloads_nothing_again(hub: HubServer, source: Path, tmp_path: Path) -> None:
     first = from_hub(tmp_path, percent=5)
     hub.clear_log()
@@ -144,7 +150,15 @@ def test_hub_errors_are_data_errors_and_lose_nothing(hub: HubServer, tmp_path: P
     hub.fail_next(1, status=503, path_contains="/api/datasets/")
     with pytest.raises(DataError, match=r"^cannot download HuggingFaceH4/ultrachat_200k: .*503"):
         from_hub(tmp_path, percent=7)
+    shard = shards(hub_source(hub), "train_sft")[-1]  # not cached by the 5 % run above
+    hub.fail_next(1, status=500, method="GET", path_contains=shard)  # one of the concurrent downloads fails
+    with pytest.raises(DataError, match=r"^cannot download HuggingFaceH4/ultrachat_200k: .*500"):
+        from_hub(tmp_path, percent=100)
     assert {p.name: p.read_bytes() for p in before.output_dir.iterdir()} == snap
+
+
+def hub_source(hub: HubServer) -> Path:
+    return hub.source  # type: ignore[attr-defined]
 
 
 def test_an_unreachable_hub_is_a_one_line_data_error(tmp_path: Path) -> None:
@@ -207,19 +221,21 @@ def test_download_bars_follow_the_reporter(hub: HubServer, tmp_path: Path) -> No
 
     from generator.data import source as src
 
-    seen = []
+    run, seen = [""], []
     real = src._download
 
     def spy(*args):
-        seen.append(utils.are_progress_bars_disabled())
+        seen.append((run[0], utils.are_progress_bars_disabled()))
         return real(*args)
 
     utils.enable_progress_bars()
     src._download = spy
     try:
+        run[0] = "quiet"
         from_hub(tmp_path / "quiet", percent=5)
+        run[0] = "terminal"
         prepare(Data(**SPLITS, percent=5, output_dir="loud"), tmp_path, reporter=type("Tty", (Quiet,), {"interactive": True})())
     finally:
         src._download = real
-    assert seen and seen[: len(seen) // 2] == [True] * (len(seen) // 2) and not any(seen[len(seen) // 2:])
+    assert sorted(set(seen)) == [("quiet", True), ("terminal", False)], seen
     assert not utils.are_progress_bars_disabled()
