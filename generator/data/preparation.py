@@ -235,7 +235,7 @@ class _HashingWriter:
         self.fh.flush()
 
 
-def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter, reject: bool) -> None:
+def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:
     """Write the selected, valid rows in one polars pass; malformed rows are counted as the ones it left out.
 
     Only when some were left out does pyarrow look at the rows again (``validate.parquet_problems``), to name
@@ -342,7 +342,7 @@ def _prepare_split(sf: SplitFiles, data: Any, out_dir: Path, rep: Reporter, labe
     try:
         tmp.unlink(missing_ok=True)  # left by a killed process whose pid we now have; created anew, not truncated
         if sf.kind == "parquet":
-            _write_parquet_split(sf, tmp, res, selection, rep, data.on_invalid == "reject")
+            _write_parquet_split(sf, tmp, res, selection, rep)
         else:
             _write_arrow_split(sf, tmp, res, selection, rep)
     except BaseException:
