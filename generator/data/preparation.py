@@ -10,7 +10,7 @@ Malformed rows (see ``validate``) are looked for among the selected rows: with `
 that has any fails the whole step and nothing is replaced; with ``exclude`` they are dropped and counted.
 
 Parquet sources are written by polars' streaming engine (``sink_ndjson``: raw UTF-8 JSON lines, stored order,
-bounded memory) into a file object that hashes (sha256) and counts the lines inline; the same query keeps only the
+bounded memory) into a file object that hashes (sha256) inline, counting the rows in the same pass; the query keeps only the
 valid rows (``schema.valid_row``), so validation costs no second pass. When rows were left out, pyarrow names them
 and their reasons (``validate.parquet_problems``: column statistics plus the tiny ``role`` leaf), and both counts
 must agree. ``datasets`` folders (Arrow streams) are read batch by
@@ -212,23 +212,21 @@ def _schema(sf: SplitFiles) -> pl.Schema:
 
 # --------------------------------------------------------------------------- writing
 class _HashingWriter:
-    """The file object polars' streaming sink writes to: sha256, size and line count computed inline, so the
-    output is hashed once, while it is written, and never read back."""
+    """The file object polars' streaming sink writes to: sha256 and size computed inline, so the output is hashed
+    once, while it is written, and never read back. Lines are counted only to move a progress bar: that is a
+    second scan of every byte (1.2 CPU-s for the full dataset), and the row count comes from polars."""
 
     def __init__(self, fh: Any, rep: Reporter | None = None):
         self.fh = fh
-        self.rep = rep
+        self.rep = rep if rep is not None and rep.interactive else None
         self.h = hashlib.sha256()
         self.n = 0
-        self.lines = 0
 
     def write(self, chunk: bytes) -> int:
         self.h.update(chunk)
         self.n += len(chunk)
-        lines = chunk.count(b"\n")
-        self.lines += lines
-        if self.rep is not None and lines:
-            self.rep.advance(lines)
+        if self.rep is not None:
+            self.rep.advance(chunk.count(b"\n"))
         return self.fh.write(chunk)
 
     def flush(self) -> None:
@@ -250,9 +248,8 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
                 break
             files.append(path)
             total += n
-    out = _sink(_query(files, sf, res, selection), tmp, sf.split, rep)
-    res.rows = out.lines
-    res.malformed = res.selected - out.lines
+    out, res.rows = _sink(_query(files, sf, res, selection), tmp, sf.split, rep)
+    res.malformed = res.selected - res.rows
     res.bytes, res.sha256 = out.n, out.h.hexdigest()
     if res.malformed:
         from .validate import parquet_problems
@@ -284,14 +281,20 @@ def _query(files: list[Path], sf: SplitFiles, res: SplitResult, selection: np.nd
     return lf.filter(valid_row())
 
 
-def _sink(lf: pl.LazyFrame, tmp: Path, split: str, rep: Reporter) -> _HashingWriter:
+def _sink(lf: pl.LazyFrame, tmp: Path, split: str, rep: Reporter) -> tuple[_HashingWriter, int]:
+    """Write ``lf`` as JSON lines to ``tmp``; returns the writer (size, sha256) and the rows written.
+
+    The rows are counted by a ``len`` query run together with the sink: polars shares the scan between the two, so
+    counting costs no pass over the output (10 % of the full-dataset time, measured against ``bytes.count``).
+    """
     with open(tmp, "xb") as fh:
         out = _HashingWriter(fh, rep)
         try:
-            lf.sink_ndjson(out, engine="streaming")  # type: ignore[arg-type]
+            sink = lf.sink_ndjson(out, lazy=True, engine="streaming")  # type: ignore[arg-type]
+            _, count = pl.collect_all([sink, lf.select(pl.len())], engine="streaming")  # type: ignore[list-item]
         except pl.exceptions.PolarsError as exc:
             raise DataError(f"{split}: cannot read the source: {str(exc).splitlines()[0]}") from None
-    return out
+    return out, int(count.item())
 
 
 def _write_arrow_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:

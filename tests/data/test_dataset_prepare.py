@@ -204,3 +204,24 @@ def test_datasets_save_to_disk_folder_gives_the_same_files(small_source: Path, t
     r = run(tmp_path / "c", tmp_path / "saved", percent=33, sampling="random")
     s = run(tmp_path / "d", small_source, percent=33, sampling="random")
     assert r.manifest["splits"] == s.manifest["splits"]
+
+
+def test_a_progress_bar_advances_by_the_rows_written_and_plain_output_skips_counting(small_source: Path, tmp_path: Path) -> None:
+    class Bar(Quiet):
+        interactive = True
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.advanced = 0
+
+        def advance(self, n: int) -> None:
+            self.advanced += n
+
+    class Plain(Bar):
+        interactive = False
+
+    bar, plain = Bar(), Plain()
+    res = prepare(Data(percent=50, output_dir="a"), tmp_path, source=str(small_source), reporter=bar)
+    prepare(Data(percent=50, output_dir="b"), tmp_path, source=str(small_source), reporter=plain)
+    assert bar.advanced == sum(e["rows"] for e in res.manifest["splits"].values()) > 0
+    assert plain.advanced == 0  # no line counting without a bar: the rows come from polars
