@@ -10,7 +10,7 @@ Malformed rows (see ``validate``) are looked for among the selected rows: with `
 that has any fails the whole step and nothing is replaced; with ``exclude`` they are dropped and counted.
 
 Parquet sources are written by polars' streaming engine (``sink_ndjson``: raw UTF-8 JSON lines, stored order,
-bounded memory) into a file object that hashes (sha256) inline, counting the rows in the same pass; the query keeps only the
+bounded memory) into a file object that hashes (sha256) inline, counting the rows on the way; the query keeps only the
 valid rows (``schema.valid_row``), so validation costs no second pass. When rows were left out, pyarrow names them
 and their reasons (``validate.parquet_problems``: column statistics plus the tiny ``role`` leaf), and both counts
 must agree. ``datasets`` folders (Arrow streams) are read batch by
@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -284,17 +285,32 @@ def _query(files: list[Path], sf: SplitFiles, res: SplitResult, selection: np.nd
 def _sink(lf: pl.LazyFrame, tmp: Path, split: str, rep: Reporter) -> tuple[_HashingWriter, int]:
     """Write ``lf`` as JSON lines to ``tmp``; returns the writer (size, sha256) and the rows written.
 
-    The rows are counted by a ``len`` query run together with the sink: polars shares the scan between the two, so
-    counting costs no pass over the output (10 % of the full-dataset time, measured against ``bytes.count``).
+    Rows are counted per batch as they pass to the sink, not by scanning the output for newlines (1.2 CPU-s at
+    100 %, about 10 % of the time). A ``len`` query collected with the sink was as fast but buffered the shared
+    scan for its slower consumer: peak RSS 870 MB instead of 380 MB.
     """
+    rows = _RowCounter()
+    counted = lf.map_batches(rows, streamable=True, schema=lf.collect_schema(), validate_output_schema=False)
     with open(tmp, "xb") as fh:
         out = _HashingWriter(fh, rep)
         try:
-            sink = lf.sink_ndjson(out, lazy=True, engine="streaming")  # type: ignore[arg-type]
-            _, count = pl.collect_all([sink, lf.select(pl.len())], engine="streaming")  # type: ignore[list-item]
+            counted.sink_ndjson(out, engine="streaming")  # type: ignore[arg-type]
         except pl.exceptions.PolarsError as exc:
             raise DataError(f"{split}: cannot read the source: {str(exc).splitlines()[0]}") from None
-    return out, int(count.item())
+    return out, rows.n
+
+
+class _RowCounter:
+    """Counts the rows of the batches polars hands it (from its worker threads) and passes them on unchanged."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: pl.DataFrame) -> pl.DataFrame:
+        with self._lock:
+            self.n += batch.height
+        return batch
 
 
 def _write_arrow_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:

@@ -127,13 +127,12 @@ CHILD = textwrap.dedent(
     from generator.config import Data
     from generator.data import prepare
 
-    real = pl.collect_all
-    def slow(frames, **kw):  # keep polars writing the temp file (sink + row count) until the parent interrupts
+    real = pl.LazyFrame.sink_ndjson
+    def slow(self, path, **kw):  # keep polars writing the temp file until the parent interrupts
         print("writing", flush=True)
         for _ in range(3000):
-            out = real(frames, **kw)
-        return out
-    pl.collect_all = slow
+            real(self, path, **kw)
+    pl.LazyFrame.sink_ndjson = slow
     prepare(Data(splits=["train_sft"], test_split=None, request_split="train_sft", percent=100, output_dir="out"),
             Path({root!r}), source={src!r}, force=True)
     """
