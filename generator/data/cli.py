@@ -1,15 +1,15 @@
-"""``amlgen data ...``: prepare, preview, stats, sample-request."""
+"""``amlgen data ...``: prepare, preview, stats, sample-request.
+
+Errors (``AmlgenError``) are raised to ``generator.cli.main``, which prints them as one line with their exit code,
+as for every other command."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
-
-from ..errors import AmlgenError
 
 app = typer.Typer(
     help="The dataset step: prepare the ultrachat_200k splits as JSON lines, preview them, show statistics and "
@@ -28,11 +28,6 @@ def _load(env: str, project: Optional[Path]) -> tuple[Any, Path]:
     return load_environment(root, env), root
 
 
-def _fail(exc: AmlgenError) -> typer.Exit:
-    print(f"error: {exc.one_line()}", file=sys.stderr)
-    return typer.Exit(code=exc.exit_code)
-
-
 @app.command()
 def prepare(
     env: str = EnvOpt,
@@ -48,11 +43,8 @@ def prepare(
     from .preparation import prepare as run
     from .progress import reporter
 
-    try:
-        environment, root = _load(env, project)
-        run(environment.config.data, root, source=source, force=force, reporter=reporter(quiet=quiet))
-    except AmlgenError as exc:
-        raise _fail(exc) from None
+    environment, root = _load(env, project)
+    run(environment.config.data, root, source=source, force=force, reporter=reporter(quiet=quiet))
 
 
 @app.command()
@@ -65,11 +57,8 @@ def preview(
     """Show the first rows of a prepared split as the notebook does (pandas, full column width)."""
     from .explore import preview as run
 
-    try:
-        environment, root = _load(env, project)
-        print(run(environment, root, split=split, rows=rows))
-    except AmlgenError as exc:
-        raise _fail(exc) from None
+    environment, root = _load(env, project)
+    print(run(environment, root, split=split, rows=rows))
 
 
 @app.command()
@@ -83,11 +72,8 @@ def stats(
     from .explore import format_stats
     from .explore import stats as run
 
-    try:
-        environment, root = _load(env, project)
-        result = run(environment, root, splits=split or None)
-    except AmlgenError as exc:
-        raise _fail(exc) from None
+    environment, root = _load(env, project)
+    result = run(environment, root, splits=split or None)
     print(json.dumps(result, indent=2, sort_keys=True) if as_json else format_stats(result))
 
 
@@ -100,11 +86,8 @@ def sample_request(
     """Write the scoring request from a seeded row of the request split (the notebook's shape)."""
     from .request import sample_request as run
 
-    try:
-        environment, root = _load(env, project)
-        path = run(environment, root, out)
-    except AmlgenError as exc:
-        raise _fail(exc) from None
+    environment, root = _load(env, project)
+    path = run(environment, root, out)
     try:
         shown = path.resolve().relative_to(root)
     except ValueError:

@@ -10,13 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dataset_helpers import env_of, make_project, read_jsonl
-from typer.testing import CliRunner
 
 from generator.data import (
     SAMPLE_DIR, build_sample_request, data_assets, load_manifest, prepare, preview, sample_request,
     sample_request_path, stats,
 )
-from generator.data.cli import app
+from generator.cli import main
 from generator.data.progress import Quiet
 from generator.data.synthetic import SCHEMA, SPLITS, write_sample
 from generator.errors import DataError
@@ -122,36 +121,54 @@ def test_stats_counts_and_role_order_problems(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- CLI
-def test_cli_end_to_end_on_the_bundled_sample(project: Path) -> None:
-    r = CliRunner()
+class Result:
+    def __init__(self, exit_code: int, output: str) -> None:
+        self.exit_code, self.output = exit_code, output
+
+
+class Cli:
+    """``amlgen data ...`` through the real entry point (its error mapping included); stdout + stderr as output."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+
+    def invoke(self, args: list[str]) -> Result:
+        self.capsys.readouterr()
+        code = main(["data", *args])
+        out, err = self.capsys.readouterr()
+        return Result(code, out + err)
+
+
+def test_cli_end_to_end_on_the_bundled_sample(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    r = Cli(capsys)
     base = ["--project", str(project)]
-    res = r.invoke(app, ["prepare", *base, "--source", "sample"])
+    res = r.invoke(["prepare", *base, "--source", "sample"])
     assert res.exit_code == 0, res.output
     assert "train_sft: 10 of 200 rows" in res.output and "wrote data/ultrachat-200k-head5pc/manifest.json" in res.output
-    res = r.invoke(app, ["prepare", *base, "-e", "dev", "--source", "sample"])
+    res = r.invoke(["prepare", *base, "-e", "dev", "--source", "sample"])
     assert res.exit_code == 0 and "up to date" in res.output and "nothing rewritten" in res.output
     assert load_manifest(env_of(project), project)["source"] == {"path": "sample"}
-    res = r.invoke(app, ["preview", *base, "-n", "3"])
+    res = r.invoke(["preview", *base, "-n", "3"])
     assert res.exit_code == 0 and res.output.splitlines()[0].split() == ["prompt", "prompt_id", "messages"]
-    res = r.invoke(app, ["stats", *base, "--json"])
+    res = r.invoke(["stats", *base, "--json"])
     assert res.exit_code == 0 and set(json.loads(res.output)) == set(SPLITS)
-    res = r.invoke(app, ["stats", *base, "--split", "test_gen"])
+    res = r.invoke(["stats", *base, "--split", "test_gen"])
     assert res.exit_code == 0 and res.output.startswith("test_gen: 10 rows")
-    res = r.invoke(app, ["sample-request", *base])
+    res = r.invoke(["sample-request", *base])
     assert res.exit_code == 0 and "wrote data/ultrachat-200k-head5pc/sample_request.dev.json" in res.output
 
 
-def test_cli_errors_are_one_line_with_exit_code_1(project: Path) -> None:
-    r = CliRunner()
-    res = r.invoke(app, ["prepare", "--project", str(project), "--source", str(project / "nope")])
+def test_cli_errors_are_one_line_with_exit_code_1(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    r = Cli(capsys)
+    res = r.invoke(["prepare", "--project", str(project), "--source", str(project / "nope")])
     assert res.exit_code == 1 and "error: source" in res.output and "does not exist" in res.output
-    res = r.invoke(app, ["preview", "--project", str(project), "-e", "nope"])
+    res = r.invoke(["preview", "--project", str(project), "-e", "nope"])
     assert res.exit_code == 1 and "unknown environment 'nope'" in res.output
 
 
-def test_cli_progress_is_plain_lines_under_ci(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_progress_is_plain_lines_under_ci(project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("CI", "true")
-    res = CliRunner().invoke(app, ["prepare", "--project", str(project), "--source", "sample"])
+    res = Cli(capsys).invoke(["prepare", "--project", str(project), "--source", "sample"])
     assert res.exit_code == 0 and "\x1b[" not in res.output
     assert [ln.split(":")[0] for ln in res.output.splitlines()[1:9:2]] == list(SPLITS)
 
