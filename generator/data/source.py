@@ -27,6 +27,7 @@ from ..errors import DataError
 
 SAMPLE = "sample"  # --source sample: the small synthetic copy bundled with amlgen
 SAMPLE_DIR = Path(__file__).parent / "sample"
+SHARD_RE = re.compile(r"-(\d+)-of-(\d+)")  # hub shard names: <split>-00000-of-00003-<hash>.parquet
 DOWNLOAD_WORKERS = 8  # concurrent shard downloads from the hub (snapshot_download's default)
 
 
@@ -56,7 +57,7 @@ class ResolvedSource:
 
 def _shard_key(path: Path) -> tuple[Any, ...]:
     # hub shards are <split>-00000-of-00003-<hash>.parquet: order by the shard number, then by name
-    m = re.search(r"-(\d+)-of-(\d+)", path.name)
+    m = SHARD_RE.search(path.name)
     return (int(m.group(1)) if m else -1, path.name)
 
 
@@ -254,8 +255,9 @@ def _hub_cached(hh: Any, dataset: str, revision: str | None, splits: list[str]) 
     local = Path(hh.snapshot_download(repo_id=dataset, repo_type="dataset", revision=revision, local_files_only=True))
     found = _parquet_splits(local / "data")
     for split in splits:
-        counts = {int(m.group(1)) for p in found.get(split, []) if (m := re.search(r"-\d+-of-(\d+)", p.name))}
-        present = {int(m.group(1)) for p in found.get(split, []) if (m := re.search(r"-(\d+)-of-\d+", p.name))}
+        numbered = [m for p in found.get(split, []) if (m := SHARD_RE.search(p.name))]  # (shard i, of n)
+        counts = {int(m.group(2)) for m in numbered}
+        present = {int(m.group(1)) for m in numbered}
         missing = sorted(set(range(max(counts))) - present) if len(counts) == 1 else []
         if missing:
             raise DataError(
