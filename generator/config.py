@@ -14,54 +14,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic import StringConstraints as SC
 
 from .errors import ConfigError
+from .names import (AssetName, AssetVersion, ComputeName, DeploymentName, EndpointName, Guid, RegistryAssetName,
+                    RegistryName, Region, ResourceGroupName, VmSize, WorkspaceName)
+from .names import RULES as NAME_RULES
+from .names import unique_endpoint_name
+from .paths import DEFAULTS_FILE, ENVIRONMENTS_DIR, INFRA_DIR, find_project_root, relative_problem
 from .yamlutil import KeyPath, Origins, dotted, load_with_origins
 
-INFRA_DIR = "infra"
-DEFAULTS_FILE = "defaults.yml"
-ENVIRONMENTS_DIR = "environments"
-ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
-
-# Azure naming rules (kept here so every layer uses the same ones).
-Guid = Annotated[str, SC(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
-ResourceGroupName = Annotated[str, SC(pattern=r"^[-\w._()]{1,89}[-\w_()]$")]
-WorkspaceName = Annotated[str, SC(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$")]
-RegistryName = Annotated[str, SC(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,32}$")]
-Region = Annotated[str, SC(pattern=r"^[a-z][a-z0-9]{2,30}$")]
-ComputeName = Annotated[str, SC(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{1,15}$")]  # AmlCompute: 2-16, letter first
-EndpointName = Annotated[str, SC(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{2,31}$")]  # 3-32, letter first
-DeploymentName = Annotated[str, SC(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{2,31}$")]
-AssetName = Annotated[str, SC(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,254}$")]
-AssetVersion = Annotated[str, SC(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,29}$")]
-VmSize = Annotated[str, SC(pattern=r"^[A-Za-z][A-Za-z0-9_]{2,63}$")]
+# Field types for Azure names: the rules themselves live in generator.names (one home, tested against the SDK).
+MAX_NODES = 1000  # instances of a cluster or deployment; anything above is a typo, not a plan
 TagValue = str | int | float | bool
 ParamValue = str | int | float | bool
 
-NAME_RULES = {
-    "Guid": "a GUID (8-4-4-4-12 hex digits)",
-    "ResourceGroupName": "1-90 letters, digits, '-', '_', '.', '(', ')'; not ending in '.'",
-    "WorkspaceName": "3-33 letters, digits, '-' or '_', starting with a letter or digit",
-    "RegistryName": "2-33 letters, digits, '-' or '_', starting with a letter or digit",
-    "Region": "an Azure region name such as 'eastus2' (lowercase, no spaces)",
-    "ComputeName": "2-16 letters, digits or hyphens, starting with a letter",
-    "EndpointName": "3-32 letters, digits or hyphens, starting with a letter",
-    "DeploymentName": "3-32 letters, digits or hyphens, starting with a letter",
-    "AssetName": "letters, digits, '.', '-', '_' (max 255), starting with a letter or digit",
-    "AssetVersion": "letters, digits, '.', '-', '_' (max 30), starting with a letter or digit",
-    "VmSize": "a VM size such as 'Standard_NC24ads_A100_v4'",
-}
-
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)  # schemas built on first use
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True,  # schemas built on first use
+                              allow_inf_nan=False)  # NaN and infinities are never a setting
 
 
 class EnvironmentMeta(Strict):
     description: str = ""
-    protected: bool = False  # apply/destroy need --yes or a confirmation
+    protected: bool = False  # apply/destroy/replace on this environment's workspace need --yes or a confirmation
+    role: Literal["train", "deploy"] = "train"  # train: compute, job, model; deploy: a promoted registry model
 
 
 class Workspace(Strict):
@@ -88,7 +66,7 @@ class ModelTags(Strict):
 
 class FoundationModel(Strict):
     registry: RegistryName = "azureml"
-    name: AssetName
+    name: RegistryAssetName
     version: AssetVersion  # pinned: never a 'latest' label
     tags: ModelTags = Field(default_factory=ModelTags)
 
@@ -113,9 +91,9 @@ class Compute(Strict):
     name: ComputeName | None = None
     size: VmSize | None = None
     tier: Literal["dedicated", "low_priority"] = "dedicated"
-    min_instances: int = Field(default=0, ge=0)
-    max_instances: int = Field(default=1, ge=1)
-    idle_time_before_scale_down: int = Field(default=120, ge=0)  # seconds
+    min_instances: int = Field(default=0, ge=0, le=MAX_NODES)
+    max_instances: int = Field(default=1, ge=1, le=MAX_NODES)
+    idle_time_before_scale_down: int = Field(default=120, ge=0, le=7 * 24 * 3600)  # seconds
     description: str = ""
     instance_types: ServerlessInstanceTypes | None = None
 
@@ -154,7 +132,7 @@ class Data(Strict):
     )
     percent: float = Field(default=5, gt=0, le=100)
     sampling: Literal["head", "random"] = "head"
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)
     output_dir: str | None = None  # relative to the project; default derived from the settings (shared by envs)
     on_invalid: Literal["exclude", "reject"] = "reject"
     train_split: str = "train_sft"
@@ -162,6 +140,14 @@ class Data(Strict):
     test_split: str | None = "test_sft"
     request_split: str = "test_gen"
     assets: DataAssets = Field(default_factory=DataAssets)
+
+    @field_validator("output_dir")
+    @classmethod
+    def _inside_project(cls, value: str | None) -> str | None:
+        problem = relative_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _splits_known(self) -> Data:
@@ -197,36 +183,39 @@ class RegisteredModel(Strict):
 
 
 class Endpoint(Strict):
-    name: EndpointName
+    # An online endpoint's name is global in its region: by default it is derived, unique by construction and
+    # stable, as ``<name_prefix>-<env>-<hash of subscription/resource group/workspace/env>`` (generator.names).
+    name: EndpointName | None = None  # an explicit name, if you own one that is unique in the region
+    name_prefix: Annotated[str, SC(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,15}$")] = "ultrachat"
     auth_mode: Literal["key", "aml_token"] = "key"
     description: str | None = None
 
 
 class Probe(Strict):
-    initial_delay: int = Field(default=600, ge=0)
-    period: int | None = Field(default=None, ge=1)
-    timeout: int | None = Field(default=None, ge=1)
-    failure_threshold: int | None = Field(default=None, ge=1)
+    initial_delay: int = Field(default=600, ge=0, le=3600)
+    period: int | None = Field(default=None, ge=1, le=3600)
+    timeout: int | None = Field(default=None, ge=1, le=3600)
+    failure_threshold: int | None = Field(default=None, ge=1, le=1000)
 
 
 class Deployment(Strict):
     name: DeploymentName = "demo"
     instance_type: VmSize
-    instance_count: int = Field(default=1, ge=1)
+    instance_count: int = Field(default=1, ge=1, le=MAX_NODES)
     liveness_probe: Probe = Field(default_factory=Probe)
     readiness_probe: Probe | None = None
     request_timeout_ms: int = Field(default=90000, ge=1000, le=180000)
-    max_concurrent_requests_per_instance: int | None = Field(default=None, ge=1)
+    max_concurrent_requests_per_instance: int | None = Field(default=None, ge=1, le=1000)
     traffic: int = Field(default=100, ge=0, le=100)
 
 
 class Inference(Strict):
     """Generation parameters of the sample scoring request."""
 
-    temperature: float = Field(default=0.6, ge=0)
+    temperature: float = Field(default=0.6, ge=0, le=10)
     top_p: float = Field(default=0.9, gt=0, le=1)
     do_sample: bool = True
-    max_new_tokens: int = Field(default=200, ge=1)
+    max_new_tokens: int = Field(default=200, ge=1, le=1_000_000)
 
 
 class Infrastructure(Strict):
@@ -252,9 +241,10 @@ class EnvConfig(Strict):
     compute: Compute
     data: Data = Field(default_factory=Data)
     finetune: dict[str, ParamValue] = Field(default_factory=dict)
+    finetune_keep: list[str] = Field(default_factory=list)  # inputs whose finetune: value wins over the model's defaults
     pipeline: Pipeline = Field(default_factory=Pipeline)
     model: RegisteredModel = Field(default_factory=RegisteredModel)
-    endpoint: Endpoint
+    endpoint: Endpoint = Field(default_factory=Endpoint)
     deployment: Deployment
     inference: Inference = Field(default_factory=Inference)
     tags: dict[str, TagValue] = Field(default_factory=dict)
@@ -270,10 +260,34 @@ class Environment:
     files: list[str]
     origins: Origins = field(default_factory=dict, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    warnings: list[str] = field(default_factory=list)  # from the offline rules (generator.checks)
+
+    @property
+    def trains(self) -> bool:
+        return self.config.environment.role == "train"
 
     def where(self, *path: str | int) -> str:
         """``file:line: key.path`` for the most specific known prefix of ``path``."""
         return where(self.origins, tuple(path), self.files[-1])
+
+    @property
+    def file(self) -> str:
+        """The environment's own file (``infra/environments/<env>.yml``)."""
+        return self.files[-1]
+
+    @property
+    def workspace_id(self) -> tuple[str, str, str]:
+        """(subscription, resource group, workspace), lower-cased: how Azure compares them."""
+        w = self.config.workspace
+        return (w.subscription_id.lower(), w.resource_group.lower(), w.name.lower())
+
+    @property
+    def endpoint_name(self) -> str:
+        """The online endpoint's name: explicit, or derived unique-by-construction (``names.unique_endpoint_name``)."""
+        ep, w = self.config.endpoint, self.config.workspace
+        if ep.name:
+            return ep.name
+        return unique_endpoint_name(ep.name_prefix, self.name, w.subscription_id, w.resource_group, w.name)
 
 
 def where(origins: Origins, path: KeyPath, fallback: str) -> str:
@@ -286,15 +300,6 @@ def where(origins: Origins, path: KeyPath, fallback: str) -> str:
 
 
 # --------------------------------------------------------------------------- project layout
-def find_project_root(start: Path | None = None) -> Path:
-    """The nearest directory at or above ``start`` that holds ``infra/environments``."""
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / INFRA_DIR / ENVIRONMENTS_DIR).is_dir():
-            return candidate
-    raise ConfigError(f"no amlgen project here: no {INFRA_DIR}/{ENVIRONMENTS_DIR}/ in {here} or above (use --project)")
-
-
 def environment_names(root: Path) -> list[str]:
     env_dir = root / INFRA_DIR / ENVIRONMENTS_DIR
     names = sorted(p.stem for p in env_dir.glob("*.yml"))
@@ -302,9 +307,9 @@ def environment_names(root: Path) -> list[str]:
     if stray:
         raise ConfigError(f"environment files must end in .yml: {', '.join(stray)}", where=f"{INFRA_DIR}/{ENVIRONMENTS_DIR}")
     for name in names:
-        if not ENV_NAME_RE.match(name):
+        if NAME_RULES["environment"].problem(name):
             raise ConfigError(
-                f"environment name '{name}' must be 1-20 lowercase letters, digits or hyphens, starting with a letter",
+                f"environment name '{name}' must be {NAME_RULES['environment'].wording}",
                 where=f"{INFRA_DIR}/{ENVIRONMENTS_DIR}/{name}.yml",
             )
     return names
@@ -334,13 +339,7 @@ def _copy_origins(src: Origins, prefix: KeyPath, out: Origins) -> None:
             out[key] = value
 
 
-def load_environment(root: Path, name: str) -> Environment:
-    """Load, merge and validate one environment. Raises ConfigError naming file, line and key."""
-    names = environment_names(root)
-    if name not in names:
-        raise ConfigError(
-            f"unknown environment '{name}' (known: {', '.join(names) or 'none'}); add infra/{ENVIRONMENTS_DIR}/{name}.yml"
-        )
+def _load_one(root: Path, name: str) -> Environment:
     defaults_rel = f"{INFRA_DIR}/{DEFAULTS_FILE}"
     env_rel = f"{INFRA_DIR}/{ENVIRONMENTS_DIR}/{name}.yml"
     files: list[str] = []
@@ -349,6 +348,8 @@ def load_environment(root: Path, name: str) -> Environment:
     if (root / defaults_rel).is_file():
         base, base_origins = load_with_origins(root / defaults_rel, display=defaults_rel)
         files.append(defaults_rel)
+        if base is None:
+            base = {}
         if not isinstance(base, dict):
             raise ConfigError("must be a mapping of sections", where=f"{defaults_rel}:1")
     over, over_origins = load_with_origins(root / env_rel, display=env_rel)
@@ -363,11 +364,34 @@ def load_environment(root: Path, name: str) -> Environment:
         config = EnvConfig.model_validate(merged)
     except ValidationError as exc:
         raise _config_error(exc, origins, env_rel) from None
-    return Environment(name=name, config=config, files=files, origins=origins, raw=merged)
+    env = Environment(name=name, config=config, files=files, origins=origins, raw=merged)
+    from .checks import check_environment  # the offline rules (SKUs, allow-lists, component interface, names)
+
+    check_environment(env, root)
+    return env
 
 
 def load_all(root: Path) -> list[Environment]:
-    return [load_environment(root, name) for name in environment_names(root)]
+    """Every environment, validated, plus the rules across environments (``checks.check_across``)."""
+    envs = [_load_one(root, name) for name in environment_names(root)]
+    from .checks import check_across
+
+    check_across(envs)
+    return envs
+
+
+def load_environment(root: Path, name: str) -> Environment:
+    """Load, merge and validate one environment. Raises ConfigError naming file, line and key.
+
+    The other environments are loaded too: two environments that would manage the same Azure resource are
+    refused here, naming both files, whichever of them a command names.
+    """
+    names = environment_names(root)
+    if name not in names:
+        raise ConfigError(
+            f"unknown environment '{name}' (known: {', '.join(names) or 'none'}); add infra/{ENVIRONMENTS_DIR}/{name}.yml"
+        )
+    return next(env for env in load_all(root) if env.name == name)
 
 
 def _config_error(exc: ValidationError, origins: Origins, fallback: str) -> ConfigError:
@@ -385,8 +409,11 @@ def _config_error(exc: ValidationError, origins: Origins, fallback: str) -> Conf
     elif kind == "missing":
         msg = "required value is missing"
     elif kind == "string_pattern_mismatch":
-        rule = _rule_for_pattern(str(err.get("ctx", {}).get("pattern", "")))
-        msg = f"invalid name {value!r}: must be {rule}" if rule else f"invalid value {value!r}"
+        msg = f"invalid value {value!r}: must match {err.get('ctx', {}).get('pattern', '')}"
+    elif kind == "finite_number":
+        msg = f"must be a finite number, got {value!r}"
+    elif kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than") and isinstance(value, (int, float)):
+        msg = f"{err['msg'][0].lower()}{err['msg'][1:]}, got {_short(value)}"
     elif kind in ("float_type", "int_type") and isinstance(value, str):
         hint = ""
         if re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value.strip()):
@@ -426,8 +453,6 @@ def _known_fields(path: KeyPath) -> list[str]:
     return list(model.model_fields) if model else []
 
 
-def _rule_for_pattern(pattern: str) -> str | None:
-    for alias, rule in NAME_RULES.items():
-        if globals()[alias].__metadata__[0].pattern == pattern:
-            return rule
-    return None
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:10]}...({len(text)} digits)"

@@ -16,15 +16,16 @@ share a name and a re-render never renames anything. The writer (``generator.wri
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
-import re
 import shlex
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .config import DEFAULTS_FILE, ENVIRONMENTS_DIR, INFRA_DIR, Environment
+from .config import Environment
+from .names import RULES as NAME_RULES
+from .names import stable_suffix
+from .paths import DEFAULTS_FILE, ENVIRONMENTS_DIR, INFRA_DIR
 from .errors import ConfigError
 
 PARAMS_DIR = f"{INFRA_DIR}/params"
@@ -36,60 +37,9 @@ SUFFIX_LENGTH = 6
 ARM_PARAMETERS_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#"
 
 
-@dataclass(frozen=True)
-class NameRule:
-    """An Azure naming rule: a length range, a character pattern and its wording for error messages."""
-
-    kind: str
-    min_len: int
-    max_len: int
-    pattern: str
-    wording: str
-    no_double_hyphen: bool = False
-
-    def problem(self, name: str) -> str | None:
-        if not self.min_len <= len(name) <= self.max_len:
-            return f"is {len(name)} characters; Azure allows {self.min_len}-{self.max_len}"
-        if not re.fullmatch(self.pattern, name):
-            return f"breaks the {self.kind} rule: {self.wording}"
-        if self.no_double_hyphen and "--" in name:
-            return f"breaks the {self.kind} rule: no consecutive hyphens"
-        return None
-
-
-RULES: dict[str, NameRule] = {
-    "storage_account": NameRule(
-        "storage account", 3, 24, r"[a-z0-9]+", "3-24 lowercase letters and digits"
-    ),
-    "key_vault": NameRule(
-        "key vault", 3, 24, r"[a-zA-Z][a-zA-Z0-9-]*[a-zA-Z0-9]",
-        "3-24 letters, digits and hyphens, starting with a letter, ending with a letter or digit, no '--'",
-        no_double_hyphen=True,
-    ),
-    "container_registry": NameRule(
-        "container registry", 5, 50, r"[a-zA-Z0-9]+", "5-50 letters and digits"
-    ),
-    "log_analytics": NameRule(
-        "Log Analytics workspace", 4, 63, r"[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]",
-        "4-63 letters, digits and hyphens, starting and ending with a letter or digit",
-    ),
-    "application_insights": NameRule(
-        "Application Insights", 1, 255, r"[a-zA-Z0-9_.()-]*[a-zA-Z0-9_()-]",
-        "1-255 letters, digits, '_', '.', '-', '(', ')', not ending in '.'",
-    ),
-    "vnet": NameRule(
-        "virtual network", 2, 64, r"[a-zA-Z0-9][a-zA-Z0-9_.-]*[a-zA-Z0-9_]",
-        "2-64 letters, digits, '_', '.', '-', starting with a letter or digit, ending with a letter, digit or '_'",
-    ),
-    "workspace": NameRule(
-        "Azure ML workspace", 3, 33, r"[a-zA-Z0-9][a-zA-Z0-9_-]*",
-        "3-33 letters, digits, '-' or '_', starting with a letter or digit",
-    ),
-    "registry": NameRule(
-        "Azure ML registry", 3, 33, r"[a-zA-Z0-9][a-zA-Z0-9_-]*",
-        "3-33 letters, digits, '-' or '_', starting with a letter or digit",
-    ),
-}
+# The Azure naming rules of every derived infrastructure name (one home: generator.names).
+RULES = {key: NAME_RULES[key] for key in ("storage_account", "key_vault", "container_registry", "log_analytics",
+                                            "application_insights", "vnet", "workspace", "registry")}
 
 
 @dataclass(frozen=True)
@@ -110,8 +60,7 @@ class InfraNames:
 def name_suffix(env: Environment) -> str:
     """Deterministic per-environment suffix: sha256 of subscription/resource group/environment name."""
     ws = env.config.workspace
-    key = f"{ws.subscription_id.lower()}/{ws.resource_group.lower()}/{env.name}"
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:SUFFIX_LENGTH]
+    return stable_suffix(ws.subscription_id, ws.resource_group, env.name, length=SUFFIX_LENGTH)
 
 
 def derive_names(env: Environment) -> InfraNames:

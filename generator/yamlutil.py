@@ -6,6 +6,7 @@ so both matter: every error names ``file:line`` and a duplicated key is an error
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +21,104 @@ Origins = dict[KeyPath, tuple[str, int]]
 def load_with_origins(path: Path, *, display: str | None = None) -> tuple[Any, Origins]:
     """Parse one YAML document; return (data, origins) where origins maps key paths to (file, line)."""
     shown = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", where=shown) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", where=shown) from None
+    text = read_text(path, shown)
     return loads_with_origins(text, shown)
 
 
-def loads_with_origins(text: str, shown: str) -> tuple[Any, Origins]:
+MAX_NODES = 100_000  # YAML nodes after alias expansion: configs and specs have a few hundred
+
+
+def _expanded_size(root: yaml.Node, shown: str) -> int:
+    """Nodes the document has once aliases are expanded, computed in linear time (aliases share node objects).
+
+    A few hundred bytes of nested aliases ("billion laughs") expand to billions of nodes: refused here, before
+    anything walks or constructs the tree. Recursive aliases are refused too.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            active.discard(key)
+            children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else \
+                list(node.value) if isinstance(node, yaml.SequenceNode) else []
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > MAX_NODES:
+                raise ConfigError(f"YAML aliases expand to more than {MAX_NODES:,} nodes; refusing to read it "
+                                  "(an alias bomb?)", where=f"{shown}:{node.start_mark.line + 1}")
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise ConfigError("recursive YAML alias", where=f"{shown}:{node.start_mark.line + 1}")
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            active.add(key)
+            stack.append((node, True))
+            children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+        else:
+            if isinstance(node.value, str) and _SURROGATE.search(node.value):
+                raise ConfigError("a value contains a character that cannot be written as UTF-8 (a lone surrogate)",
+                                  where=f"{shown}:{node.start_mark.line + 1}")
+            sizes[key] = 1
+    return sizes[id(root)]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _compose(text: str, shown: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
     loader = yaml.SafeLoader(text)
+    node = loader.get_single_node()
+    if node is not None:
+        _expanded_size(node, shown)
+    return loader, node
+
+
+def safe_load(text: str, shown: str) -> Any:
+    """``yaml.safe_load`` with the same limits as the configuration loader (alias expansion, encodable text)."""
+    loader = None
     try:
-        node = loader.get_single_node()
+        loader, node = _compose(text, shown)
+        return None if node is None else loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise ConfigError(f"malformed YAML: {exc.problem or exc.context or 'invalid YAML'}",
+                          where=f"{shown}:{mark.line + 1}" if mark else shown) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"malformed YAML: {exc}", where=shown) from None
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply", where=shown) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def read_text(path: Path, shown: str) -> str:
+    """A UTF-8 text file, or a one-line ConfigError (missing, unreadable, not UTF-8 -- with the line)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("file not found", where=shown) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a file", where=shown) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", where=shown) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise ConfigError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); save it as UTF-8",
+                          where=f"{shown}:{line}") from None
+
+
+def loads_with_origins(text: str, shown: str) -> tuple[Any, Origins]:
+    loader = None
+    try:
+        loader, node = _compose(text, shown)
         if node is None:
             return {}, {}
         origins: Origins = {}
@@ -45,8 +131,11 @@ def loads_with_origins(text: str, shown: str) -> tuple[Any, Origins]:
         raise ConfigError(f"malformed YAML: {problem}", where=f"{shown}{line}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML: {exc}", where=shown) from None
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply", where=shown) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, origins
 
 

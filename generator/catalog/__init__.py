@@ -115,21 +115,43 @@ def derive_interface(spec: dict[str, Any], source: str) -> dict[str, Any]:
     }
 
 
-def interface_path(name: str, version: str) -> Path:
+PROJECT_COMPONENTS_DIR = "infra/catalog/components"  # a project's own interfaces (amlgen catalog import-component)
+
+
+def interface_path(name: str, version: str, root: Path | None = None) -> Path:
+    """Where an interface lives: the project's ``infra/catalog/components/`` first, then amlgen's own catalog."""
+    if root is not None:
+        local = Path(root) / PROJECT_COMPONENTS_DIR / name / f"{version}.yaml"
+        if local.is_file():
+            return local
     return COMPONENTS_DIR / name / f"{version}.yaml"
 
 
+def project_interface_path(root: Path, name: str, version: str) -> Path:
+    return Path(root) / PROJECT_COMPONENTS_DIR / name / f"{version}.yaml"
+
+
+def known_versions(name: str, root: Path | None = None) -> list[str]:
+    dirs = [COMPONENTS_DIR / name] + ([Path(root) / PROJECT_COMPONENTS_DIR / name] if root is not None else [])
+    return sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
+
+
+def load_interface(name: str, version: str, root: Path | None = None) -> ComponentInterface:
+    return _load_interface(interface_path(name, version, root), name, version, str(root) if root else None)
+
+
 @cache
-def load_interface(name: str, version: str) -> ComponentInterface:
-    path = interface_path(name, version)
+def _load_interface(path: Path, name: str, version: str, root: str | None) -> ComponentInterface:
     if not path.is_file():
-        known = sorted(p.stem for p in (COMPONENTS_DIR / name).glob("*.yaml")) if (COMPONENTS_DIR / name).is_dir() else []
+        known = known_versions(name, Path(root) if root else None)
         raise ConfigError(
             f"no interface for component {name} {version} in the catalog"
             + (f" (known versions: {', '.join(known)})" if known else "")
             + "; add it with 'amlgen catalog import-component SPEC'"
         )
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    from ..yamlutil import safe_load
+
+    data = safe_load(path.read_text(encoding="utf-8"), str(path))
     inputs = {
         n: ComponentInput(
             name=n,
@@ -145,9 +167,9 @@ def load_interface(name: str, version: str) -> ComponentInterface:
     return ComponentInterface(data["name"], str(data["version"]), data.get("source", ""), inputs, dict(data["outputs"]))
 
 
-def interface_diff(name: str, old: str, new: str) -> list[str]:
+def interface_diff(name: str, old: str, new: str, root: Path | None = None) -> list[str]:
     """Human-readable differences between two pinned versions of a component's interface."""
-    a, b = load_interface(name, old), load_interface(name, new)
+    a, b = load_interface(name, old, root), load_interface(name, new, root)
     lines = [f"+ input {n}: {b.inputs[n].type}" for n in b.inputs if n not in a.inputs]
     lines += [f"- input {n}: {a.inputs[n].type}" for n in a.inputs if n not in b.inputs]
     for n in a.inputs:
@@ -214,3 +236,29 @@ def sku_problem(name: str, *, need_gpu: bool) -> str | None:
 
 def in_allow_list(name: str, allow: list[str] | None) -> bool:
     return allow is None or name.lower() in {a.lower() for a in allow}
+
+
+def import_component(root: Path, spec: Path, source: str | None = None) -> Path:
+    """Derive an interface from a published component spec into the project's ``infra/catalog/components/``.
+
+    Writes into the project, never into the installed package; atomically (temporary file, then rename).
+    """
+    import os
+    import tempfile
+
+    from ..yamlutil import load_with_origins
+
+    data, _ = load_with_origins(Path(spec))
+    interface = derive_interface(data, source or Path(spec).name)
+    path = project_interface_path(root, interface["name"], interface["version"])
+    text = "# Derived by 'amlgen catalog import-component' from the published component spec; do not edit.\n"
+    text += yaml.safe_dump(interface, sort_keys=False, width=120)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+    return path

@@ -116,7 +116,7 @@ def test_registry_name_rules(infra_project: Path) -> None:
     )
     with pytest.raises(ConfigError) as info:
         check_names(load_environment(infra_project, "reg"))
-    assert "promotion_registry.name" in str(info.value) and "Azure allows 3-33" in str(info.value)
+    assert "promotion_registry.name" in str(info.value) and "must be 3-33 letters" in str(info.value)
 
 
 def test_bad_address_prefix_rejected(infra_project: Path) -> None:
