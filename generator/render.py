@@ -1,19 +1,23 @@
-"""Pure rendering: (environment, template texts, data manifest) -> {project-relative path: spec text}.
+"""Pure rendering: (environment, template texts, data facts) -> {project-relative path: spec text}.
 
-Nothing here reads or writes files or talks to Azure; the caller passes template sources in. Jinja runs
-with StrictUndefined and ``[[ ]]`` / ``[% %]`` delimiters, so Azure ML's ``${{parent.inputs.x}}`` passes
-through untouched. Every value goes through the ``y`` filter, which writes a YAML scalar that reads back
-with the same type (``5.0e-06`` stays a float, ``"true"`` and ``"2"`` stay strings).
+Nothing here reads or writes files, talks to Azure or imports the dataset step: the caller passes the template
+sources and what the dataset step knows (``DataInfo``, plain data) in. One loop over the kinds table
+(``generator.kinds``) renders every spec the environment has, in dependency order, the way Helm renders a chart.
 
-Names the notebook made unique with timestamps are made unique by content instead: the pipeline job is
-named after a hash of its rendered text, and the model version derives from the same hash.
+Jinja runs with StrictUndefined and ``[[ ]]`` / ``[% %]`` delimiters, so Azure ML's ``${{parent.inputs.x}}``
+passes through untouched. Every value goes through the ``y`` filter, which writes a YAML scalar that reads back
+with the same type (``5.0e-06`` stays a float, ``"true"`` and ``"2"`` stay strings). Every rendered text is
+parsed back before it is returned: a template that produces broken YAML fails here, naming the template.
+
+Names the notebook made unique with timestamps are made unique by content instead: the pipeline job is named
+after a hash of its rendered text (which includes the data's identity), and the model version derives from the
+same hash (a positive integer below 2^31, as the service requires).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,52 +26,32 @@ import jinja2
 
 from .catalog import ComponentInterface, find_sku, load_interface
 from .config import Environment
-from .errors import ConfigError, TemplateError
-from .yamlutil import scalar
+from .errors import TemplateError
+from .finetune import STEPS, Change, effective_params
+from .kinds import KINDS
+from .names import version_from_digest
+from .paths import SPECS_DIR, TEMPLATE_DIR
+from .yamlutil import flow, safe_load, scalar
 
-SPECS_DIR = "specs"
-TEMPLATE_DIR = "templates"
-
-# Which template renders which spec file (in apply order).
-SPEC_FILES = {
-    "compute.yml": "compute.yml.j2",
-    "data-{role}.yml": "data.yml.j2",
-    "pipeline-job.yml": "pipeline-job.yml.j2",
-    "model.yml": "model.yml.j2",
-    "endpoint.yml": "endpoint.yml.j2",
-    "deployment.yml": "deployment.yml.j2",
-    "endpoint-traffic.yml": "endpoint.yml.j2",
-}
-
-# Inputs of the pipeline component that amlgen sets itself (from compute, data and model settings).
-MANAGED_INPUTS = {
-    "mlflow_model_path": "foundation_model",
-    "pytorch_model_path": "foundation_model",
-    "huggingface_id": "foundation_model",
-    "train_file_path": "data.train_split",
-    "validation_file_path": "data.validation_split",
-    "test_file_path": "data.test_split",
-    "train_mltable_path": "data",
-    "validation_mltable_path": "data",
-    "test_mltable_path": "data",
-    "compute_model_import": "compute",
-    "compute_preprocess": "compute",
-    "compute_finetune": "compute",
-    "compute_model_evaluation": "compute",
-    "instance_type_model_import": "compute.instance_types",
-    "instance_type_preprocess": "compute.instance_types",
-    "instance_type_finetune": "compute.instance_types",
-    "instance_type_model_evaluation": "compute.instance_types",
-}
-STEPS = ("model_import", "preprocess", "finetune", "model_evaluation")
 DATA_ROLES = {"train": "train_file_path", "validation": "validation_file_path", "test": "test_file_path"}
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What the dataset step tells render, as plain data (see ``generator.data.inputs``)."""
+
+    inputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # component input -> {"path": ...}
+    assets: list[Mapping[str, Any]] = field(default_factory=list)  # data-asset specs to render (asset mode)
+    identity: str | None = None  # digest of the prepared files (manifest); None when not prepared yet
 
 
 @dataclass(frozen=True)
 class RenderResult:
     env: str
     files: dict[str, str]
+    kinds: dict[str, str] = field(default_factory=dict)  # path -> kind name
     warnings: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)  # parameters the model's defaults changed
     job_name: str = ""
     model_version: str = ""
 
@@ -81,8 +65,6 @@ def _block(value: Mapping[str, Any], indent: int) -> str:
             lines.append(f"{pad}{scalar(str(key))}:")
             lines.append(_block(item, indent + 2))
         elif isinstance(item, (list, tuple)):
-            from .yamlutil import flow
-
             lines.append(f"{pad}{scalar(str(key))}: {flow(list(item))}")
         else:
             lines.append(f"{pad}{scalar(str(key))}: {scalar(item)}")
@@ -120,7 +102,7 @@ def make_jinja(templates: Mapping[str, str]) -> jinja2.Environment:
     return jenv
 
 
-def _render_one(jenv: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
+def _render_one(jenv: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
     try:
         text = jenv.get_template(name).render(template=name, **context)
     except jinja2.TemplateSyntaxError as exc:
@@ -147,39 +129,21 @@ def _template_line(exc: BaseException, fallback: str) -> str:
     return where
 
 
-# --------------------------------------------------------------------------- resolution
-def resolve_finetune_params(env: Environment, interface: ComponentInterface) -> tuple[dict[str, Any], list[str]]:
-    """The fine-tuning inputs: the environment's values, overridden by the model's ``model_specific_defaults``
-    (with a warning, as the notebook does), each checked against the component interface."""
-    cfg = env.config
-    params: dict[str, Any] = dict(cfg.finetune)
-    warnings: list[str] = []
-    for name, value in params.items():
-        if name in MANAGED_INPUTS:
-            raise ConfigError(
-                f"'{name}' is set by amlgen from {MANAGED_INPUTS[name]}; remove it here", where=env.where("finetune", name)
-            )
-        if name not in interface.inputs:
-            raise ConfigError(interface.unknown_input_message(name), where=env.where("finetune", name))
-        problem = interface.inputs[name].check(value)
-        if problem:
-            raise ConfigError(problem, where=env.where("finetune", name))
-    overrides = cfg.foundation_model.tags.model_specific_defaults or {}
-    for name, value in overrides.items():
-        where = env.where("foundation_model", "tags", "model_specific_defaults", name)
-        if name not in interface.inputs:
-            raise ConfigError(interface.unknown_input_message(name), where=where)
-        problem = interface.inputs[name].check(value)
-        if problem:
-            raise ConfigError(problem, where=where)
-        if params.get(name) != value:
-            warnings.append(
-                f"{where}: model_specific_defaults overrides finetune.{name}: {params.get(name)!r} -> {value!r}"
-            )
-        params[name] = value
-    return params, warnings
+def parse_output(text: str, template: str, path: str) -> dict[str, Any]:
+    """The rendered text read back as YAML: a template producing broken YAML is refused before any write."""
+    from .errors import ConfigError
+
+    try:
+        data = safe_load(text, path)
+    except ConfigError as exc:
+        raise TemplateError(f"renders invalid YAML into {path}: {exc.message} ({exc.where})",
+                            where=f"{TEMPLATE_DIR}/{template}") from None
+    if not isinstance(data, dict):
+        raise TemplateError(f"renders {path} as something other than a YAML mapping", where=f"{TEMPLATE_DIR}/{template}")
+    return data
 
 
+# --------------------------------------------------------------------------- context
 def display_name(model: str, params: Mapping[str, Any], gpus_per_node: int) -> str:
     """Exactly the notebook's ``get_pipeline_display_name()``."""
     batch_size = (
@@ -207,62 +171,15 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def data_inputs(env: Environment, manifest: Mapping[str, Any] | None) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    """Pipeline data inputs by component input name, plus the data-asset specs to render (asset mode)."""
-    data = env.config.data
-    splits = {"train": data.train_split, "validation": data.validation_split, "test": data.test_split}
-    inputs: dict[str, dict[str, Any]] = {}
-    assets: list[dict[str, Any]] = []
-    if data.assets.mode == "asset":
-        from .data.assets import data_assets  # the dataset step owns manifest semantics
-
-        if manifest is None:
-            raise ConfigError(
-                f"data.assets.mode is 'asset' but {data.resolved_output_dir}/manifest.json does not exist: "
-                f"run `amlgen data prepare --env {env.name}` and commit the manifest",
-                where=env.where("data", "assets", "mode"),
-            )
-        for asset in data_assets(env, manifest):
-            if asset.version is None:
-                raise ConfigError(
-                    f"split '{asset.split}' is not in {data.resolved_output_dir}/manifest.json; "
-                    f"re-run `amlgen data prepare --env {env.name}`",
-                    where=env.where("data", f"{asset.role}_split"),
-                )
-            inputs[DATA_ROLES[asset.role]] = {"path": f"azureml:{asset.name}:{asset.version}"}
-            tags: dict[str, Any] = {**env.config.tags, "split": asset.split}
-            if asset.rows is not None:
-                tags["rows"] = asset.rows
-            assets.append(
-                {
-                    "role": asset.role,
-                    "name": asset.name,
-                    "version": asset.version,
-                    "path": f"../../{asset.path}",
-                    "description": asset.description,
-                    "tags": tags,
-                }
-            )
-    else:
-        for role, split in splits.items():
-            if split is not None:
-                inputs[DATA_ROLES[role]] = {"path": f"../../{data.resolved_output_dir}/{split}.jsonl"}
-    return inputs, assets
-
-
-def build_context(env: Environment, manifest: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+def _job_context(env: Environment, data: DataInfo, interface: ComponentInterface) -> tuple[dict[str, Any], list[Change]]:
     cfg = env.config
-    interface = load_interface(cfg.component.name, cfg.component.version)
-    params, warnings = resolve_finetune_params(env, interface)
-
-    ft_size = cfg.compute.finetune_size
-    sku = find_sku(ft_size)
-    size_key = ("compute", "instance_types", "finetune") if cfg.compute.serverless else ("compute", "size")
-    if sku is None:
-        raise ConfigError(f"unknown VM size '{ft_size}': amlgen needs its GPU count (add it to the SKU catalog)", where=env.where(*size_key))
+    fm = cfg.foundation_model
+    defaults_where = env.where("foundation_model", "tags", "model_specific_defaults")
+    params, changes = effective_params(cfg.finetune, fm.tags.model_specific_defaults, cfg.finetune_keep, interface,
+                                       defaults_where=defaults_where, where=env.where)
+    sku = find_sku(cfg.compute.finetune_size)
+    assert sku is not None  # checked when the environment was loaded (generator.checks)
     gpus = params.pop("number_of_gpu_to_use_finetuning", sku.gpus)
-    if "number_of_gpu_to_use_finetuning" in cfg.finetune:
-        gpus = cfg.finetune["number_of_gpu_to_use_finetuning"]
 
     compute_inputs: dict[str, Any] = {}
     if cfg.compute.serverless:
@@ -270,25 +187,22 @@ def build_context(env: Environment, manifest: Mapping[str, Any] | None = None) -
         assert it is not None
         sizes = {"model_import": it.model_import, "preprocess": it.preprocess, "finetune": it.finetune,
                  "model_evaluation": it.model_evaluation or it.finetune}
-        for step in STEPS:
-            compute_inputs[f"compute_{step}"] = "serverless"
-        for step in STEPS:
-            compute_inputs[f"instance_type_{step}"] = sizes[step]
+        compute_inputs.update({f"compute_{step}": "serverless" for step in STEPS})
+        compute_inputs.update({f"instance_type_{step}": sizes[step] for step in STEPS})
     else:
-        for step in STEPS:
-            compute_inputs[f"compute_{step}"] = cfg.compute.name
+        compute_inputs.update({f"compute_{step}": cfg.compute.name for step in STEPS})
 
-    fm = cfg.foundation_model
     model_path = f"azureml://registries/{fm.registry}/models/{fm.name}/versions/{fm.version}"
-    component_id = f"azureml://registries/{cfg.component.registry}/components/{cfg.component.name}/versions/{cfg.component.version}"
-    inputs_data, assets = data_inputs(env, manifest)
     job_params = {"number_of_gpu_to_use_finetuning": gpus, **params}
-    input_names = ["mlflow_model_path", *compute_inputs, *inputs_data, *job_params]
+    input_names = ["mlflow_model_path", *compute_inputs, *data.inputs, *job_params]
     unknown = [n for n in input_names if n not in interface.inputs]
     if unknown:  # the pinned component lacks an input amlgen sets (a component version that drifted)
-        raise ConfigError(interface.unknown_input_message(unknown[0]), where=env.where("component", "version"))
+        from .errors import ConfigError
 
+        raise ConfigError(interface.unknown_input_message(unknown[0]), where=env.where("component", "version"))
     tags = dict(cfg.tags)
+    if data.identity:
+        tags["data"] = data.identity  # the prepared files' identity: different data, different job
     job = {
         "name": "",
         "display_name": cfg.pipeline.display_name or display_name(fm.name, job_params, gpus),
@@ -299,20 +213,27 @@ def build_context(env: Environment, manifest: Mapping[str, Any] | None = None) -
         "continue_on_step_failure": cfg.pipeline.continue_on_step_failure,
         "model_path": model_path,
         "compute_inputs": compute_inputs,
-        "data_inputs": inputs_data,
+        "data_inputs": dict(data.inputs),
         "params": job_params,
         "step": cfg.component.name,
-        "component_id": component_id,
+        "component_id": f"azureml://registries/{cfg.component.registry}/components/{cfg.component.name}"
+                        f"/versions/{cfg.component.version}",
         "input_names": input_names,
+        "tags": tags,
     }
-    model_name = cfg.model.name or f"{fm.name}-ultrachat-200k".replace("/", "-")
-    endpoint = {
-        "name": cfg.endpoint.name,
-        "auth_mode": cfg.endpoint.auth_mode,
-        "description": cfg.endpoint.description
-        or f"Online endpoint for {model_name}, fine tuned model for ultrachat chat-completion",
-        "traffic": {cfg.deployment.name: cfg.deployment.traffic},
-    }
+    return job, changes
+
+
+def build_context(env: Environment, data: DataInfo, interface: ComponentInterface | None) -> tuple[dict[str, Any], list[Change]]:
+    """The template variables of one environment (before the content-derived names are known)."""
+    cfg = env.config
+    fm = cfg.foundation_model
+    changes: list[Change] = []
+    job: dict[str, Any] = {}
+    if env.trains:
+        assert interface is not None
+        job, changes = _job_context(env, data, interface)
+    model_name = cfg.model.name or f"{fm.name}-ultrachat-200k".replace("/", "-").replace(".", "-")
     dep = cfg.deployment
     probe = {k: v for k, v in dep.liveness_probe.model_dump().items() if v is not None}
     readiness = {k: v for k, v in dep.readiness_probe.model_dump().items() if v is not None} if dep.readiness_probe else None
@@ -321,8 +242,9 @@ def build_context(env: Environment, manifest: Mapping[str, Any] | None = None) -
         request_settings["max_concurrent_requests_per_instance"] = dep.max_concurrent_requests_per_instance
     context = {
         "env": env.name,
+        "trains": env.trains,
         "sources": list(env.files),
-        "tags": tags,
+        "tags": dict(cfg.tags),
         "compute": cfg.compute,
         "component": cfg.component,
         "job": job,
@@ -330,7 +252,13 @@ def build_context(env: Environment, manifest: Mapping[str, Any] | None = None) -
             "name": model_name,
             "description": cfg.model.description or f"{fm.name} fine tuned model for ultrachat 200k chat-completion",
         },
-        "endpoint": endpoint,
+        "endpoint": {
+            "name": env.endpoint_name,
+            "auth_mode": cfg.endpoint.auth_mode,
+            "description": cfg.endpoint.description
+            or f"Online endpoint for {model_name}, fine tuned model for ultrachat chat-completion",
+            "traffic": {dep.name: dep.traffic},
+        },
         "deployment": {
             "name": dep.name,
             "instance_type": dep.instance_type,
@@ -339,52 +267,48 @@ def build_context(env: Environment, manifest: Mapping[str, Any] | None = None) -
             "readiness_probe": readiness,
             "request_settings": request_settings,
         },
-        "assets": assets,
+        "assets": list(data.assets) if env.trains else [],
     }
-    return context, warnings
+    return context, changes
 
 
-def render_environment(env: Environment, templates: Mapping[str, str], manifest: Mapping[str, Any] | None = None) -> RenderResult:
-    """Render every spec of one environment. Pure: same inputs, same bytes."""
-    context, warnings = build_context(env, manifest)
+def _named_by_content(context: dict[str, Any], env: Environment, digest: str) -> None:
+    """Once the job's unnamed text is hashed: its name, the model version and what refers to them."""
+    fm = env.config.foundation_model
+    job_name = f"{slug(fm.name)}-ultrachat-{digest[:12]}"
+    version = version_from_digest(digest)
+    context["job"] = {**context["job"], "name": job_name}
+    model = context["model"]
+    context["model"] = {
+        **model,
+        "version": version,
+        "path": f"azureml://jobs/{job_name}/outputs/trained_model",
+        "tags": {**context["tags"], "base_model": context["job"]["model_path"], "training_job": job_name},
+    }
+    context["deployment"] = {**context["deployment"], "model": f"azureml:{model['name']}:{version}"}
+
+
+def render_environment(env: Environment, templates: Mapping[str, str], data: DataInfo | None = None,
+                       root: Any = None) -> RenderResult:
+    """Render every spec of one environment (one loop over the kinds table). Pure: same inputs, same bytes."""
+    data = data or DataInfo()
+    interface = load_interface(env.config.component.name, env.config.component.version, root) if env.trains else None
+    context, changes = build_context(env, data, interface)
     jenv = make_jinja(templates)
     out_dir = f"{SPECS_DIR}/{env.name}"
     files: dict[str, str] = {}
-    cfg = env.config
-
-    if not cfg.compute.serverless:
-        files[f"{out_dir}/compute.yml"] = _render_one(jenv, "compute.yml.j2", context)
-    for asset in context["assets"]:
-        files[f"{out_dir}/data-{asset['role']}.yml"] = _render_one(jenv, "data.yml.j2", {**context, "asset": asset})
-
-    # The job name is a hash of the job spec rendered without a name: any change to the job renames it.
-    unnamed = _render_one(jenv, "pipeline-job.yml.j2", context)
-    digest = content_hash(unnamed)
-    job_name = f"{slug(cfg.foundation_model.name)}-ultrachat-{digest[:12]}"
-    model_version = str(int(digest[:8], 16))
-    context["job"] = {**context["job"], "name": job_name}
-    files[f"{out_dir}/pipeline-job.yml"] = _render_one(jenv, "pipeline-job.yml.j2", context)
-
-    model = context["model"]
-    fm = cfg.foundation_model
-    context["model"] = {
-        **model,
-        "version": model_version,
-        "path": f"azureml://jobs/{job_name}/outputs/trained_model",
-        "tags": {
-            **context["tags"],
-            "base_model": f"azureml://registries/{fm.registry}/models/{fm.name}/versions/{fm.version}",
-            "training_job": job_name,
-        },
-    }
-    files[f"{out_dir}/model.yml"] = _render_one(jenv, "model.yml.j2", context)
-    files[f"{out_dir}/endpoint.yml"] = _render_one(jenv, "endpoint.yml.j2", {**context, "with_traffic": False})
-    context["deployment"]["model"] = f"azureml:{model['name']}:{model_version}"
-    files[f"{out_dir}/deployment.yml"] = _render_one(jenv, "deployment.yml.j2", context)
-    files[f"{out_dir}/endpoint-traffic.yml"] = _render_one(jenv, "endpoint.yml.j2", {**context, "with_traffic": True})
-    return RenderResult(env=env.name, files=files, warnings=warnings, job_name=job_name, model_version=model_version)
-
-
-def warn(lines: list[str]) -> None:  # pragma: no cover - convenience for callers
-    for line in lines:
-        print(f"warning: {line}", file=sys.stderr)
+    kinds: dict[str, str] = {}
+    for kind in KINDS:
+        for instance in kind.instances(context):
+            variables = {**context, **instance.vars}
+            text = _render_one(jenv, kind.template, variables)
+            if kind.run_once:  # named after a hash of its own text rendered without a name
+                _named_by_content(context, env, content_hash(text))
+                text = _render_one(jenv, kind.template, {**context, **instance.vars})
+            path = f"{out_dir}/{instance.file}"
+            parse_output(text, kind.template, path)
+            files[path] = text
+            kinds[path] = kind.name
+    job = context["job"]
+    return RenderResult(env=env.name, files=files, kinds=kinds, warnings=list(env.warnings), changes=changes,
+                        job_name=job.get("name", ""), model_version=context["model"].get("version", ""))

@@ -1,14 +1,16 @@
-"""Validate rendered specs: the SDK's own ``load_*`` plus the checks the SDK cannot do offline.
+"""Validate specs: the gate for committed, hand-edited or stale files (render checks its own output first).
 
-1. every spec loads with the matching azure-ai-ml ``load_*`` function (kind from ``$schema``);
-2. cross-references inside an environment's spec set: deployment -> endpoint, deployment -> model
+1. a managed specs folder holds only what render generates for the environment (``specset.check_folder``);
+2. every spec loads with the matching azure-ai-ml ``load_*`` (kind from the kinds table), and sets no key the
+   SDK's schema drops silently (``specset.unknown_keys``: ``settings.force_rerunn`` is refused);
+3. cross-references inside an environment's spec set: deployment -> endpoint, deployment -> model
    name:version, model -> job output, job computes -> compute spec, job data -> data-asset specs, traffic ->
-   deployments;
-3. pipeline inputs against the pinned component's interface (names, types, enums, minimums, required);
-4. VM sizes against the SKU catalog (known, not retired, GPUs to use <= GPUs of the size) and the foundation
-   model's allow-lists.
+   deployments; local paths stay inside the project;
+4. pipeline inputs against the pinned component's interface (names, types, enums, minimums, required);
+5. VM sizes against the SKU catalog (known, not retired, GPUs to use <= GPUs of the size) and the foundation
+   model's allow-lists -- the same rules ``generator.checks`` runs on ``infra/`` before render.
 
-Problems name the spec file, line and field. azure.ai.ml is imported only here, and only when validating.
+Problems name the spec file, line and field. azure.ai.ml is imported only here (through ``specset``).
 """
 
 from __future__ import annotations
@@ -22,20 +24,16 @@ from typing import Any
 from .catalog import find_sku, in_allow_list, load_interface, sku_problem
 from .config import Environment
 from .errors import AmlgenError, ConfigError, ToolFailure
-from .yamlutil import Origins, dotted, load_with_origins
+from .paths import inside
+from .specset import SpecFile as Spec
+from .specset import load_entity, read_spec, unknown_keys
+from .yamlutil import dotted
 
-SCHEMA_KINDS = {
-    "amlCompute.schema.json": "compute",
-    "data.schema.json": "data",
-    "pipelineJob.schema.json": "pipeline_job",
-    "model.schema.json": "model",
-    "managedOnlineEndpoint.schema.json": "online_endpoint",
-    "managedOnlineDeployment.schema.json": "online_deployment",
-}
 REGISTRY_COMPONENT = re.compile(r"^azureml://registries/(?P<reg>[^/]+)/components/(?P<name>[^/]+)/(?P<how>versions|labels)/(?P<ver>[^/]+)$")
 JOB_OUTPUT = re.compile(r"^azureml://jobs/(?P<job>[^/]+)/outputs/(?P<out>[^/]+)$")
 BINDING = re.compile(r"^\$\{\{parent\.inputs\.(?P<name>\w+)\}\}$")
 ASSET_REF = re.compile(r"^azureml:(?P<name>[^:/]+):(?P<ver>[^:/]+)$")
+REMOTE = re.compile(r"^(azureml|https?|wasbs?|abfss?)://|^azureml:")
 
 
 @dataclass
@@ -49,21 +47,6 @@ class Problem:
     def __str__(self) -> str:
         loc = f"{self.file}:{self.line}" if self.line else self.file
         return f"{loc}: {self.field + ': ' if self.field else ''}{self.message}"
-
-
-@dataclass
-class Spec:
-    path: Path
-    shown: str
-    data: dict[str, Any]
-    origins: Origins
-    kind: str
-
-    def line(self, *keys: str | int) -> int:
-        probe = tuple(keys)
-        while probe and probe not in self.origins:
-            probe = probe[:-1]
-        return self.origins.get(probe, (self.shown, 0))[1]
 
 
 @dataclass
@@ -81,53 +64,6 @@ class Report:
 
 
 # --------------------------------------------------------------------------- loading
-def kind_of(data: dict[str, Any]) -> str | None:
-    schema = str(data.get("$schema", ""))
-    for suffix, kind in SCHEMA_KINDS.items():
-        if schema.endswith("/" + suffix):
-            return kind
-    if data.get("type") == "amlcompute":
-        return "compute"
-    if data.get("type") == "pipeline":
-        return "pipeline_job"
-    return None
-
-
-def read_spec(path: Path, shown: str, report: Report) -> Spec | None:
-    try:
-        data, origins = load_with_origins(path, display=shown)
-    except ConfigError as exc:
-        report.problems.append(Problem(exc.where or shown, 0, "", exc.message))
-        return None
-    if not isinstance(data, dict):
-        report.problems.append(Problem(shown, 1, "", "a spec must be a YAML mapping"))
-        return None
-    kind = kind_of(data)
-    if kind is None:
-        report.problems.append(Problem(shown, 1, "$schema", "unknown spec kind: no recognised $schema or type"))
-        return None
-    return Spec(path, shown, data, origins, kind)
-
-
-def sdk_loaders() -> dict[str, Any]:
-    """azure-ai-ml's load_* function for each spec kind (imports the SDK, quietly)."""
-    import logging
-
-    logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
-    try:
-        import azure.ai.ml as aml
-    except Exception as exc:  # pragma: no cover - broken installation
-        raise ToolFailure(f"cannot import azure-ai-ml to validate specs: {exc}") from exc
-    return {
-        "compute": aml.load_compute,
-        "data": aml.load_data,
-        "pipeline_job": aml.load_job,
-        "model": aml.load_model,
-        "online_endpoint": aml.load_online_endpoint,
-        "online_deployment": aml.load_online_deployment,
-    }
-
-
 def _flatten(messages: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
     if isinstance(messages, dict):
         out = []
@@ -144,11 +80,14 @@ def _flatten(messages: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[st
     return [(prefix, str(messages))]
 
 
-def sdk_load(spec: Spec, loaders: dict[str, Any], report: Report) -> None:
+def sdk_problems(spec: Spec, *, text: str | None = None, origin: Path | None = None) -> list[Problem]:
+    """What azure-ai-ml's ``load_*`` says about a spec (from its file, or from ``text`` not yet written)."""
     from marshmallow.exceptions import ValidationError as MarshmallowError
 
+    loader = f"{spec.kind.loader}"
+    problems: list[Problem] = []
     try:
-        loaders[spec.kind](str(spec.path))
+        entity = load_entity(spec.kind, path=spec.path, text=text, origin=origin)
     except MarshmallowError as exc:
         messages: Any = exc.messages
         if isinstance(messages, list) and len(messages) == 1 and isinstance(messages[0], str):
@@ -163,29 +102,36 @@ def sdk_load(spec: Spec, loaders: dict[str, Any], report: Report) -> None:
             if isinstance(message, str):
                 message = re.sub(r"\s*Visit this link.*$", "", " ".join(message.split()), flags=re.S)
             keys = tuple(int(p) if p.isdigit() else p for p in path)
-            report.problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys), f"{message} (azure-ai-ml load_{spec.kind})"))
+            problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys), f"{message} (azure-ai-ml {loader})"))
+        return problems
+    except ToolFailure:
+        raise
     except Exception as exc:  # azure.ai.ml.exceptions.ValidationException and friends
-        text = " ".join(str(getattr(exc, "message", None) or exc).split())
-        text = re.sub(r"Visit this link.*$", "", text).strip()
-        report.problems.append(Problem(spec.shown, 0, "", f"azure-ai-ml load_{spec.kind} failed: {text[:500]}"))
+        text_ = " ".join(str(getattr(exc, "message", None) or exc).split())
+        text_ = re.sub(r"Visit this link.*$", "", text_).strip()
+        return [Problem(spec.shown, 0, "", f"azure-ai-ml {loader} failed: {text_[:500]}")]
+    for keys in unknown_keys(spec.data, entity):
+        problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys),
+                                f"unknown key: azure-ai-ml {loader} drops it silently (a typo?)"))
+    return problems
 
 
 # --------------------------------------------------------------------------- offline checks
-def check_set(specs: list[Spec], env: Environment | None, report: Report) -> None:
+def check_set(specs: list[Spec], env: Environment | None, report: Report, root: Path | None = None) -> None:
     """Cross-reference and semantic checks over the specs of one directory (one environment)."""
     by_kind: dict[str, list[Spec]] = {}
     for spec in specs:
-        by_kind.setdefault(spec.kind, []).append(spec)
+        by_kind.setdefault(spec.kind.name, []).append(spec)
 
     def err(spec: Spec, keys: tuple[str | int, ...], message: str, severity: str = "error") -> None:
         report.problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys), message, severity))
 
     computes = {s.data.get("name"): s for s in by_kind.get("compute", [])}
-    jobs = {s.data.get("name"): s for s in by_kind.get("pipeline_job", [])}
+    jobs = {s.data.get("name"): s for s in by_kind.get("job", [])}
     models = {(s.data.get("name"), str(s.data.get("version"))): s for s in by_kind.get("model", [])}
-    endpoints = {s.data.get("name"): s for s in by_kind.get("online_endpoint", [])}
+    endpoints = {s.data.get("name"): s for s in by_kind.get("endpoint", []) + by_kind.get("traffic", [])}
     data_assets = {(s.data.get("name"), str(s.data.get("version"))): s for s in by_kind.get("data", [])}
-    deployments = by_kind.get("online_deployment", [])
+    deployments = by_kind.get("deployment", [])
     tags = env.config.foundation_model.tags if env else None
 
     for spec in by_kind.get("compute", []):
@@ -201,7 +147,7 @@ def check_set(specs: list[Spec], env: Environment | None, report: Report) -> Non
                 err(spec, ("path",), f"local file {path} does not exist yet (run `amlgen data prepare`)", "warning")
 
     for job in jobs.values():
-        _check_job(job, computes, data_assets, tags, report, err)
+        _check_job(job, computes, data_assets, tags, report, err, root)
 
     for model in models.values():
         path = str(model.data.get("path", ""))
@@ -233,7 +179,7 @@ def check_set(specs: list[Spec], env: Environment | None, report: Report) -> Non
                 err(dep, ("instance_type",), f"'{size}' is not in the model's inference_compute_allow_list")
 
     dep_names = {(d.data.get("endpoint_name"), d.data.get("name")) for d in deployments}
-    for ep in by_kind.get("online_endpoint", []):
+    for ep in by_kind.get("endpoint", []) + by_kind.get("traffic", []):
         traffic = ep.data.get("traffic")
         if not traffic:
             continue
@@ -260,7 +206,8 @@ def _check_size(spec: Spec, keys: tuple[str, ...], size: str, *, need_gpu: bool,
         report.problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys), f"'{sku.name}' is being retired: {sku.note}", "warning"))
 
 
-def _check_job(job: Spec, computes: dict[Any, Spec], data_assets: dict[Any, Spec], tags: Any, report: Report, err: Any) -> None:
+def _check_job(job: Spec, computes: dict[Any, Spec], data_assets: dict[Any, Spec], tags: Any, report: Report, err: Any,
+               root: Path | None = None) -> None:
     parent_inputs: dict[str, Any] = job.data.get("inputs") or {}
     used: set[str] = set()
     steps = job.data.get("jobs") or {}
@@ -275,7 +222,7 @@ def _check_job(job: Spec, computes: dict[Any, Spec], data_assets: dict[Any, Spec
             err(job, ("jobs", step_name, "component"), f"component is not pinned (label '{match['ver']}'); use /versions/<version>")
             continue
         try:
-            interface = load_interface(match["name"], match["ver"])
+            interface = load_interface(match["name"], match["ver"], root)
         except ConfigError as exc:
             err(job, ("jobs", step_name, "component"), exc.message)
             continue
@@ -351,31 +298,78 @@ def _check_job(job: Spec, computes: dict[Any, Spec], data_assets: dict[Any, Spec
 
 
 # --------------------------------------------------------------------------- entry point
-def validate_paths(paths: list[Path], root: Path, envs: dict[str, Environment] | None = None) -> Report:
-    """Validate spec files. Files in the same directory are cross-checked as one set."""
+def validate_specs(specs: list[Spec], root: Path, env: Environment | None, report: Report) -> None:
+    """SDK load and offline checks of one environment's specs (or of loose files: ``env`` None)."""
+    for spec in specs:
+        report.files.append(spec.shown)
+        report.problems.extend(sdk_problems(spec))
+        _check_local_paths(spec, root, report)
+    try:
+        check_set(specs, env, report, root)
+    except AmlgenError:
+        raise
+    except Exception as exc:  # a check tripping over an odd but loadable spec is our bug, said plainly
+        raise ToolFailure(f"internal error while checking {specs[0].shown if specs else ''}: {exc!r}") from exc
+
+
+def validate_folder(folder: Path, expected: set[str], shown: str, root: Path, env: Environment, report: Report) -> None:
+    """A managed specs folder: entries render did not generate are problems; the rest is validated as one set."""
+    from .kinds import for_file
+    from .specset import folder_entries, stray_entries
+
+    for entry in stray_entries(folder, expected):
+        name, _, what = entry.partition(" (")
+        report.files.append(f"{shown}/{name}")
+        report.problems.append(Problem(f"{shown}/{name}", 0, "", f"not generated by `amlgen render` for this "
+                                       f"environment ({what.rstrip(')')}); a managed specs folder holds only rendered "
+                                       "specs: remove it, or run `amlgen render`"))
+    specs = []
+    for name in folder_entries(folder):
+        if name not in expected or not (folder / name).is_file() or (folder / name).is_symlink():
+            continue
+        try:
+            specs.append(read_spec(folder / name, f"{shown}/{name}", for_file(name)))
+        except AmlgenError as exc:
+            report.files.append(f"{shown}/{name}")
+            report.problems.append(Problem(exc.where or f"{shown}/{name}", 0, "", exc.message))
+    validate_specs(specs, root, env, report)
+
+
+def validate_files(paths: list[Path], root: Path) -> Report:
+    """Validate loose spec files: files in the same folder are cross-checked as one set."""
     report = Report()
-    loaders = sdk_loaders()
     groups: dict[Path, list[Spec]] = {}
     for path in paths:
         try:
             shown = str(path.resolve().relative_to(root.resolve()))
         except ValueError:
             shown = str(path)
-        report.files.append(shown)
-        spec = read_spec(path, shown, report)
-        if spec is None:
-            continue
-        sdk_load(spec, loaders, report)
-        groups.setdefault(path.resolve().parent, []).append(spec)
-    for directory, specs in groups.items():
-        env = None
-        if envs and directory.parent.name == "specs":
-            env = envs.get(directory.name)
         try:
-            check_set(specs, env, report)
-        except AmlgenError:
-            raise
-        except Exception as exc:  # a check tripping over an odd but loadable spec is our bug, said plainly
-            raise ToolFailure(f"internal error while checking {directory}: {exc!r}") from exc
+            spec = read_spec(path, shown)
+        except AmlgenError as exc:
+            report.files.append(shown)
+            report.problems.append(Problem(exc.where or shown, 0, "", exc.message))
+            continue
+        groups.setdefault(path.resolve().parent, []).append(spec)
+    for specs in groups.values():
+        validate_specs(specs, root, None, report)
     report.problems.sort(key=lambda p: (p.file, p.line, p.field))
     return report
+
+
+def _check_local_paths(spec: Spec, root: Path, report: Report) -> None:
+    """Local files a spec uploads (data paths, job inputs) must be inside the project."""
+    def check(value: Any, keys: tuple[str | int, ...]) -> None:
+        if isinstance(value, str) and value and not REMOTE.match(value) and not value.startswith("${{"):
+            if not inside(root, spec.path.parent / value):
+                report.problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys),
+                                               f"local path {value!r} leads out of the project; amlgen uploads only "
+                                               "files inside it"))
+
+    if spec.kind.name in ("data", "model"):
+        check(spec.data.get("path"), ("path",))
+    if spec.kind.name == "job":
+        for name, value in (spec.data.get("inputs") or {}).items():
+            if isinstance(value, dict) and value.get("type") in ("uri_file", "uri_folder", "mltable", "custom_model",
+                                                                  "mlflow_model"):
+                check(value.get("path"), ("inputs", name, "path"))
