@@ -1,12 +1,16 @@
 """The only module of amlgen that talks to Azure (through azure-ai-ml).
 
-    ws = Workspace.connect(env, target=Target.azure())                 # DefaultAzureCredential
-    ws = Workspace.connect(env, target=Target.local(base_url, ca_path)) # a loopback emulator
-    live = ws.get("compute", "gpu-a100-1x")                             # None when it does not exist
-    ws.create_or_update("compute", entity)                               # waits for the LRO
+    ws = Workspace.connect(env, target=AzureTarget())        # DefaultAzureCredential
+    ws = Workspace.connect(env, target=LocalTarget(url, ca)) # a loopback emulator (generator.emulator.target)
+    live = ws.get(Ref("compute", "gpu-a100-1x"))              # None when it does not exist
+    ws.put("compute", entity)                                 # waits for the long-running operation
     ws.close()
 
-Every SDK call amlgen makes goes through a method here; azure-core / azure-ai-ml errors become
+Where the client points is a small target object this module receives: ``AzureTarget`` here, ``LocalTarget``
+in ``generator.emulator.target`` (credential, client keyword arguments, process settings). How each resource
+kind is read, created and deleted comes from the kinds table (``generator.kinds``).
+
+Every SDK call amlgen makes goes through ``Workspace.call``; azure-core / azure-ai-ml errors become
 ``generator.errors.AzureError`` one-liners naming the resource (kind and name) and the HTTP status and error
 code. Throttling (429/503, with or without Retry-After) is retried by azure-core's RetryPolicy, configured
 through ``retry_total`` / ``retry_backoff_factor``. Credentials, tokens and endpoint keys are never printed,
@@ -27,64 +31,51 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import AzureError, ConfigError
+from .kinds import BY_NAME, Ref
 
 T = TypeVar("T")
 
-STATE_FILE = ".amlgen/emulator.json"
-REGISTRY_NAME = "azureml"
-TERMINAL_JOB = ("Completed", "Failed", "Canceled", "NotResponding", "Paused")
-
-# Resource kinds amlgen manages, as shown to the user.
-KINDS = ("compute", "data", "job", "model", "endpoint", "deployment", "traffic")
+TERMINAL_JOB = ("Completed", "Failed", "Canceled")
 
 
 # --------------------------------------------------------------------------- targets
 @dataclass(frozen=True)
-class Target:
-    """Where the workspace is: Azure (``kind='azure'``) or a loopback emulator (``kind='local'``)."""
+class AzureTarget:
+    """Azure itself: ``DefaultAzureCredential``; optionally a config.json as ``MLClient.from_config`` reads it."""
 
+    workspace_config: str | None = None
     kind: str = "azure"
-    base_url: str = ""
-    ca_path: str = ""
-    workspace_config: str | None = None  # a config.json as MLClient.from_config reads it
 
-    @staticmethod
-    def azure(workspace_config: str | Path | None = None) -> "Target":
-        return Target("azure", workspace_config=str(workspace_config) if workspace_config else None)
+    is_local = False
+    label_suffix = ""
 
-    @staticmethod
-    def local(base_url: str, ca_path: str) -> "Target":
-        return Target("local", base_url=base_url, ca_path=ca_path)
+    def credential(self) -> Any:
+        return azure_credential()
 
-    @property
-    def is_local(self) -> bool:
-        return self.kind == "local"
+    def client_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    def prepare(self) -> Callable[[], None] | None:
+        return None
 
 
-def state_file(root: Path) -> Path:
-    return root / STATE_FILE
-
-
-def write_emulator_state(root: Path, base_url: str, ca_path: str) -> Path:
-    """Record where a running ``amlgen emulator`` listens (base URL and CA path only: never keys)."""
-    path = state_file(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"base_url": base_url, "ca_path": ca_path, "pid": os.getpid()}, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def read_emulator_state(root: Path) -> Target:
-    path = state_file(root)
-    if not path.is_file():
-        raise AzureError(f"no local emulator is running for this project ({STATE_FILE} not found): start one with "
-                         "`amlgen emulator`, or use `amlgen up` which starts its own")
+def read_workspace_config(path: str | Path) -> tuple[str, str, str]:
+    """(subscription, resource group, workspace) named by a config.json, as ``MLClient.from_config`` reads it."""
+    file = Path(path)
+    if file.is_dir():
+        file = file / "config.json"
     try:
-        data = json.loads(path.read_text())
-        return Target.local(str(data["base_url"]), str(data["ca_path"]))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise AzureError(f"{STATE_FILE} is malformed ({exc}); restart `amlgen emulator`") from None
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("no such workspace config file", where=str(path)) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"not a workspace config.json: {exc}", where=str(path)) from None
+    data = data if isinstance(data, dict) else {}
+    values = (data.get("subscription_id"), data.get("resource_group"), data.get("workspace_name"))
+    if not all(isinstance(v, str) and v for v in values):
+        raise ConfigError("a workspace config.json needs subscription_id, resource_group and workspace_name",
+                          where=str(path))
+    return values  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- errors
@@ -205,65 +196,47 @@ def _muffle(on: bool) -> None:
 
 # --------------------------------------------------------------------------- the workspace
 class Workspace:
-    """An MLClient for one workspace (plus the ``azureml`` registry client), with every call wrapped."""
+    """An MLClient for one workspace, with every call wrapped (``call``)."""
 
-    def __init__(self, client: Any, *, registry_client_factory: Callable[[], Any] | None = None,
-                 restore: Callable[[], None] | None = None, label: str = "", target: Target | None = None) -> None:
+    def __init__(self, client: Any, *, restore: Callable[[], None] | None = None, label: str = "",
+                 target: Any = None) -> None:
         self.client = client
-        self._registry_factory = registry_client_factory
-        self._registry: Any = None
         self._restore = restore
         self.label = label
-        self.target = target or Target()
-        self._lock = threading.Lock()
+        self.target = target or AzureTarget()
         _muffle(True)
         self._muffled = True
 
     # -- construction
     @classmethod
-    def connect(cls, env: Any | None, *, target: Target | None = None, retry_total: int | None = None,
+    def connect(cls, env: Any | None, *, target: Any = None, retry_total: int | None = None,
                 retry_backoff_factor: float | None = None, credential: Any = None) -> "Workspace":
         """Build the MLClient for ``env.config.workspace`` (or ``target.workspace_config``). No network call."""
-        target = target or Target()
+        target = target or AzureTarget()
         _quiet_sdk_logging()
         if os.environ.get("AZUREML_CURRENT_CLOUD", "").startswith("AmlgenEmulator") and "azure.ai.ml" not in sys.modules:
             # left by a parent process that talked to an emulator: azure-ai-ml would fail at import on that name
             os.environ.pop("AZUREML_CURRENT_CLOUD")
-        kwargs: dict[str, Any] = {"show_progress": False}
+        kwargs: dict[str, Any] = {"show_progress": False, **target.client_kwargs()}
         if retry_total is not None:
             kwargs["retry_total"] = retry_total
         if retry_backoff_factor is not None:
             kwargs["retry_backoff_factor"] = retry_backoff_factor
-        restore = None
-        if target.is_local:
-            from .emulator.local import EmulatorCredential, local_cloud_kwargs, prepare_process_for_emulator
-
-            if not Path(target.ca_path).is_file():
-                raise AzureError(f"the local emulator's CA file {target.ca_path} does not exist: is the emulator "
-                                 "still running? (restart `amlgen emulator`)")
-            restore = prepare_process_for_emulator(target.base_url, target.ca_path)
-            credential = credential or EmulatorCredential()
-            kwargs.update(local_cloud_kwargs(target.base_url))
-            kwargs.setdefault("retry_backoff_factor", 0.05)
-        else:
-            credential = credential or azure_credential()
-        from azure.ai.ml import MLClient
-        import azure.ai.ml.operations  # noqa: F401  (so their loggers exist and can be quietened)
-
-        _quiet_sdk_logging()
+        restore = target.prepare()
         try:
+            credential = credential or target.credential()
+            from azure.ai.ml import MLClient
+            import azure.ai.ml.operations  # noqa: F401  (so their loggers exist and can be quietened)
+
+            _quiet_sdk_logging()
             if target.workspace_config:
-                path = Path(target.workspace_config)
-                if not path.is_file():
-                    raise ConfigError("no such workspace config file", where=str(path))
-                client = MLClient.from_config(credential, path=str(path), **kwargs)
-                label = f"{client.workspace_name} (resource group {client.resource_group_name})"
-            else:
-                if env is None:
-                    raise ConfigError("no workspace: give --env or --workspace-config")
+                sub, rg, name = read_workspace_config(target.workspace_config)
+            elif env is not None:
                 w = env.config.workspace
-                client = MLClient(credential, w.subscription_id, w.resource_group, w.name, **kwargs)
-                label = f"{w.name} (resource group {w.resource_group})"
+                sub, rg, name = w.subscription_id, w.resource_group, w.name
+            else:
+                raise ConfigError("no workspace: give --env or --workspace-config")
+            client = MLClient(credential, sub, rg, name, **kwargs)
         except (ConfigError, AzureError):
             if restore:
                 restore()
@@ -272,14 +245,13 @@ class Workspace:
             if restore:
                 restore()
             raise AzureError(f"cannot configure the workspace client: {scrub(_first_line(str(exc)))}") from None
-        if target.is_local:
-            label += f" on the local emulator {target.base_url}"
+        label = f"{name} (resource group {rg}){target.label_suffix}"
+        return cls(client, restore=restore, label=label, target=target)
 
-        def registry() -> Any:
-            reg_kwargs = {k: v for k, v in kwargs.items()}
-            return MLClient(credential, registry_name=REGISTRY_NAME, **reg_kwargs)
-
-        return cls(client, registry_client_factory=registry, restore=restore, label=label, target=target)
+    @property
+    def workspace_id(self) -> tuple[str, str, str]:
+        c = self.client
+        return (str(c.subscription_id).lower(), str(c.resource_group_name).lower(), str(c.workspace_name).lower())
 
     def close(self) -> None:
         if self._muffled:
@@ -294,13 +266,6 @@ class Workspace:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-    @property
-    def registry(self) -> Any:
-        """MLClient for the ``azureml`` system registry (built on first use)."""
-        if self._registry is None and self._registry_factory is not None:
-            self._registry = self._registry_factory()
-        return self._registry
 
     # -- the one wrapper
     def call(self, kind: str, name: str, action: str, fn: Callable[[], T]) -> T:
@@ -323,24 +288,15 @@ class Workspace:
         name = self.client.workspace_name or ""
         self.call("workspace", name, "check", lambda: self.client.workspaces.get(name))
 
-    def get(self, kind: str, name: str, version: str | None = None, *, endpoint: str | None = None) -> Any | None:
+    def get(self, ref: Ref) -> Any | None:
         """The live resource, or None when it does not exist (404)."""
-        from azure.core.exceptions import ResourceNotFoundError
-
-        ml = self.client
-        getters: dict[str, Callable[[], Any]] = {
-            "compute": lambda: ml.compute.get(name),
-            "data": lambda: ml.data.get(name, version=version),
-            "job": lambda: ml.jobs.get(name),
-            "model": lambda: ml.models.get(name, version=version),
-            "endpoint": lambda: ml.online_endpoints.get(name),
-            "traffic": lambda: ml.online_endpoints.get(name),
-            "deployment": lambda: ml.online_deployments.get(name, endpoint_name=endpoint),
-        }
+        kind = BY_NAME[ref.kind]
 
         def fetch() -> Any:
+            from azure.core.exceptions import ResourceNotFoundError
+
             try:
-                return getters[kind]()
+                return kind.get(self.client, ref)
             except ResourceNotFoundError:
                 return None
             except Exception as exc:
@@ -349,40 +305,24 @@ class Workspace:
                     return None
                 raise
 
-        return self.call(kind, _shown(name, version, endpoint), "read", fetch)
-
-    def job_status(self, name: str) -> str | None:
-        job = self.get("job", name)
-        return None if job is None else str(job.status)
+        return self.call(ref.kind, ref.shown, "read", fetch)
 
     # -- writes
-    def create_or_update(self, kind: str, entity: Any) -> Any:
-        """Create or update ``entity`` and wait for its long-running operation."""
-        ml = self.client
-        name = getattr(entity, "name", "") or ""
-        shown = _shown(name, getattr(entity, "version", None), getattr(entity, "endpoint_name", None))
-        ops: dict[str, Callable[[], Any]] = {
-            "compute": lambda: ml.compute.begin_create_or_update(entity).result(),
-            "data": lambda: ml.data.create_or_update(entity),
-            "job": lambda: ml.jobs.create_or_update(entity),
-            "model": lambda: ml.models.create_or_update(entity),
-            "endpoint": lambda: ml.online_endpoints.begin_create_or_update(entity).result(),
-            "traffic": lambda: ml.online_endpoints.begin_create_or_update(entity).result(),
-            "deployment": lambda: ml.online_deployments.begin_create_or_update(entity).result(),
-        }
-        action = "submit" if kind == "job" else "traffic update" if kind == "traffic" else "create/update"
-        return self.call(kind, shown, action, ops[kind])
+    def put(self, kind_name: str, entity: Any) -> Any:
+        """Create or update ``entity`` (of the kinds-table kind ``kind_name``) and wait for its operation."""
+        kind = BY_NAME[kind_name]
+        shown = _shown(getattr(entity, "name", "") or "", getattr(entity, "version", None) if kind.versioned else None,
+                       getattr(entity, "endpoint_name", None))
+        return self.call(kind_name, shown, kind.action, lambda: kind.put(self.client, entity))
 
-    def delete(self, kind: str, name: str) -> bool:
-        """Delete an endpoint (with its deployments) or a compute; False when it did not exist."""
-        ml = self.client
-        if self.get(kind, name) is None:
+    def delete(self, ref: Ref) -> bool:
+        """Delete a resource whose kind can be deleted; False when it did not exist."""
+        kind = BY_NAME[ref.kind]
+        if kind.delete is None:
+            raise AzureError(f"{ref.kind} '{ref.shown}': amlgen does not delete this kind")
+        if self.get(ref) is None:
             return False
-        ops = {
-            "endpoint": lambda: ml.online_endpoints.begin_delete(name=name).result(),
-            "compute": lambda: ml.compute.begin_delete(name).result(),
-        }
-        self.call(kind, name, "delete", ops[kind])
+        self.call(ref.kind, ref.shown, "delete", lambda: kind.delete(self.client, ref))  # type: ignore[misc]
         return True
 
     def job_error(self, name: str) -> str:

@@ -1,41 +1,38 @@
-"""Apply a specs directory: compute, data assets, pipeline job, model, endpoint, deployment, traffic.
+"""Apply a specs folder: every resource in dependency order, concurrently where independent.
 
-Dependency order (independent steps run concurrently through ``dag.run_dag``)::
+The order comes from the kinds table (``Kind.deps``)::
 
     compute ─┐
     data-* ──┴─> job (submit under its content-derived name, wait) ─> model ─┐
     endpoint ────────────────────────────────────────────────────────────────┴─> deployment ─> traffic
 
+``graphlib.TopologicalSorter`` gives the ready nodes; each runs in a daemon thread (an interrupt ends the
+process at once; what Azure is doing goes on, and a re-run continues). A failed node blocks its dependents
+(reported as not applied) while independent nodes keep running.
+
 Each step reads the live resource first and writes only when it is missing or differs from the spec (see
-``plan``), so a second apply makes no write calls and a re-run after an interruption or a failure continues
-where it stopped. A job whose name exists is never resubmitted (a running one is waited for). Traffic is
-routed only after the deployment succeeded.
+``plan``), so a second apply makes no write calls. A job whose name exists is never resubmitted (a running one
+is waited for). Traffic is routed only after the deployment succeeded. A change the service cannot make in
+place (a cluster's size) is a replacement: done only with ``allow_replace`` and only when the cluster is idle.
 """
 
 from __future__ import annotations
 
+import graphlib
+import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..errors import AzureError
 from ..workspace import TERMINAL_JOB, Workspace
 from . import plan as planmod
-from .dag import Node, Outcome, run_dag
 from .specs import Resource
 
-DEPS = {
-    "compute": [],
-    "data": [],
-    "job": ["compute", "data:*"],
-    "model": ["job"],
-    "endpoint": [],
-    "deployment": ["endpoint", "model"],
-    "traffic": ["deployment"],
-}
+NOT_FINAL = ("NotResponding", "Paused")  # a job can come back from these: warn and keep waiting
 
 
 class Reporter:
@@ -86,7 +83,7 @@ class StepResult:
     key: str
     kind: str
     name: str
-    action: str  # created | updated | unchanged | submitted | waited | failed | skipped
+    action: str  # created | updated | replaced | unchanged | submitted | waited | failed | skipped
     detail: str = ""
     seconds: float = 0.0
 
@@ -104,69 +101,138 @@ class ApplyResult:
 
     @property
     def changed(self) -> bool:
-        return any(s.action in ("created", "updated", "submitted") for s in self.steps)
+        return any(s.action in ("created", "updated", "replaced", "submitted") for s in self.steps)
 
 
+# --------------------------------------------------------------------------- the graph
+@dataclass
+class Outcome:
+    key: str
+    ok: bool
+    result: Any = None
+    error: BaseException | None = None
+    skipped: bool = False
+    seconds: float = 0.0
+
+
+def run_graph(nodes: dict[str, Callable[[], Any]], deps: dict[str, set[str]], *, sequential: bool = False,
+              stop: threading.Event | None = None) -> dict[str, Outcome]:
+    """Run ``nodes`` as soon as their ``deps`` succeeded (daemon threads; one at a time with ``sequential``)."""
+    sorter = graphlib.TopologicalSorter({k: deps.get(k, set()) & set(nodes) for k in nodes})
+    sorter.prepare()
+    order = list(nodes)
+    outcomes: dict[str, Outcome] = {}
+    done: queue.Queue[Outcome] = queue.Queue()
+    ready: list[str] = []
+    running = 0
+    stop = stop or threading.Event()
+
+    def launch(key: str) -> None:
+        def body() -> None:
+            t0 = time.monotonic()
+            try:
+                done.put(Outcome(key, True, nodes[key](), seconds=time.monotonic() - t0))
+            except BaseException as exc:  # reported to the caller
+                done.put(Outcome(key, False, error=exc, seconds=time.monotonic() - t0))
+
+        threading.Thread(target=body, name=f"amlgen-{key}", daemon=True).start()
+
+    try:
+        while sorter.is_active():
+            ready.extend(sorter.get_ready())
+            ready.sort(key=order.index)
+            while ready and not (sequential and running):
+                key = ready.pop(0)
+                if any(d in outcomes and not outcomes[d].ok for d in deps.get(key, ())):
+                    outcomes[key] = Outcome(key, False, skipped=True)
+                    sorter.done(key)  # its dependents see it failed and are skipped in turn
+                    continue
+                launch(key)
+                running += 1
+            if not running:
+                continue
+            outcome = done.get()
+            running -= 1
+            outcomes[outcome.key] = outcome
+            sorter.done(outcome.key)
+    except BaseException:
+        stop.set()
+        raise
+    return outcomes
+
+
+# --------------------------------------------------------------------------- the steps
 class Applier:
     def __init__(self, ws: Workspace, resources: list[Resource], reporter: Reporter, *, poll_interval: float = 10.0,
-                 job_timeout: float | None = None, stop: threading.Event | None = None) -> None:
+                 job_timeout: float | None = None, allow_replace: bool = False,
+                 stop: threading.Event | None = None) -> None:
         self.ws = ws
         self.resources = resources
         self.rep = reporter
         self.poll_interval = poll_interval
         self.job_timeout = job_timeout
+        self.allow_replace = allow_replace
         self.stop = stop or threading.Event()
-        self.by_key = {r.key: r for r in resources}
 
-    # -- steps
     def step(self, r: Resource) -> StepResult:
-        return getattr(self, f"_{r.kind}")(r)
+        if r.kind.run_once:
+            return self._job(r)
+        if r.kind.routing:
+            return self._traffic(r)
+        return self._generic(r)
 
     def _generic(self, r: Resource) -> StepResult:
         item = planmod.plan_resource(self.ws, r)
         if item.action == planmod.NOOP:
-            self.rep.line(f"= {r.kind} {r.shown}: no change")
-            return StepResult(r.key, r.kind, r.shown, "unchanged")
+            self.rep.line(f"= {r.kind.name} {r.shown}: no change")
+            return StepResult(r.key, r.kind.name, r.shown, "unchanged")
         entity = r.load()
-        verb = "creating" if item.action == planmod.CREATE else "updating"
         fields = ", ".join(c.field for c in item.changes)
-        self.rep.line(f"{'+' if verb == 'creating' else '~'} {r.kind} {r.shown}: {verb}{' (' + fields + ')' if fields else ''}")
-        if r.kind == "endpoint" and item.action == planmod.UPDATE:
-            live = self.ws.get("endpoint", r.name)
-            entity.traffic = dict(getattr(live, "traffic", None) or {})  # endpoint.yml never resets traffic
+        if item.action == planmod.REPLACE:
+            self._replace(r, item.note)
+            verb = "replacing"
+        else:
+            verb = "creating" if item.action == planmod.CREATE else "updating"
+        self.rep.line(f"{'+' if verb != 'updating' else '~'} {r.kind.name} {r.shown}: {verb}"
+                      f"{' (' + fields + ')' if fields else ''}")
+        if "traffic" in r.kind.ignore and item.action == planmod.UPDATE:
+            live = self.ws.get(r.ref)  # endpoint.yml never resets traffic
+            entity.traffic = dict(getattr(live, "traffic", None) or {})
             entity.mirror_traffic = dict(getattr(live, "mirror_traffic", None) or {})
         t0 = time.monotonic()
-        self.ws.create_or_update(r.kind, entity)
-        done = "created" if verb == "creating" else "updated"
-        self.rep.line(f"  {r.kind} {r.shown}: {done} in {time.monotonic() - t0:.1f}s")
-        return StepResult(r.key, r.kind, r.shown, done)
+        self.ws.put(r.kind.name, entity)
+        done = {"creating": "created", "updating": "updated", "replacing": "replaced"}[verb]
+        self.rep.line(f"  {r.kind.name} {r.shown}: {done} in {time.monotonic() - t0:.1f}s")
+        return StepResult(r.key, r.kind.name, r.shown, done)
 
-    _compute = _generic
-    _data = _generic
-    _model = _generic
-    _endpoint = _generic
-    _deployment = _generic
+    def _replace(self, r: Resource, why: str) -> None:
+        if not self.allow_replace:
+            raise AzureError(f"{r.kind.name} '{r.shown}': {why}; pass --replace to delete and recreate it")
+        if r.kind.name == "compute" and planmod.busy_nodes(self.ws, r.name):
+            raise AzureError(f"compute '{r.shown}': not replaced: jobs are running on it; wait until it is idle")
+        self.rep.line(f"- {r.kind.name} {r.shown}: deleting to replace it ({why})")
+        self.ws.delete(r.ref)
 
     def _traffic(self, r: Resource) -> StepResult:
-        live = self.ws.get("traffic", r.name)
+        live = self.ws.get(r.ref)
         if live is not None and not planmod.compare(r, live, None):
             self.rep.line(f"= traffic {r.name}: no change ({_traffic_text(live.traffic)})")
-            return StepResult(r.key, r.kind, r.name, "unchanged")
+            return StepResult(r.key, r.kind.name, r.name, "unchanged")
         entity = r.load()
         if live is not None:
             entity.mirror_traffic = dict(getattr(live, "mirror_traffic", None) or {})
         self.rep.line(f"~ traffic {r.name}: routing {_traffic_text(entity.traffic)}")
         t0 = time.monotonic()
-        self.ws.create_or_update("traffic", entity)
+        self.ws.put(r.kind.name, entity)
         self.rep.line(f"  traffic {r.name}: updated in {time.monotonic() - t0:.1f}s")
-        return StepResult(r.key, r.kind, r.name, "updated", _traffic_text(entity.traffic))
+        return StepResult(r.key, r.kind.name, r.name, "updated", _traffic_text(entity.traffic))
 
     def _job(self, r: Resource) -> StepResult:
-        live = self.ws.get("job", r.name)
+        live = self.ws.get(r.ref)
         action = "waited"
         if live is None:
             self.rep.line(f"+ job {r.name}: submitting")
-            live = self.ws.create_or_update("job", r.load())
+            live = self.ws.put(r.kind.name, r.load())
             action = "submitted"
             self.rep.line(f"  job {r.name}: submitted ({_studio(live)})")
         else:
@@ -175,62 +241,64 @@ class Applier:
                 self.rep.line(f"= job {r.name}: already ran ({status}); not resubmitted")
             else:
                 self.rep.line(f"= job {r.name}: already submitted ({status}); waiting for it")
-        status = self._wait_job(r.name, live)
+        status, spent = self._wait_job(r.name, live)
         if status != "Completed":
             reason = self.ws.job_error(r.name) if status == "Failed" else f"the job is {status}"
             raise AzureError(f"job '{r.name}': {status}: {reason} (Studio: {_studio(live)}); the job name derives "
                              "from the spec's content, so change the spec (or the data) to run it again")
-        return StepResult(r.key, r.kind, r.name, action, "Completed")
+        return StepResult(r.key, r.kind.name, r.name, action, "Completed; " + _spent_text(spent))
 
-    def _wait_job(self, name: str, live: Any) -> str:
-        t0 = time.monotonic()
+    def _wait_job(self, name: str, live: Any) -> tuple[str, dict[str, float]]:
+        """Poll until the job is final; seconds spent per status. NotResponding/Paused are waited through."""
+        t0 = last_t = time.monotonic()
         last = ""
+        spent: dict[str, float] = {}
         try:
             while True:
                 status = str(planmod.plain(live.status))
-                self.rep.job_progress(name, status, time.monotonic() - t0, status != last)
+                now = time.monotonic()
+                if last:
+                    spent[last] = spent.get(last, 0.0) + now - last_t
+                last_t = now
+                self.rep.job_progress(name, status, now - t0, status != last)
+                if status != last and status in NOT_FINAL:
+                    self.rep.line(f"  warning: job {name} is {status}; it can recover, waiting "
+                                  f"(up to the job timeout{f' of {self.job_timeout:.0f}s' if self.job_timeout else ''})")
                 last = status
                 if status in TERMINAL_JOB:
-                    return status
+                    return status, spent
                 if self.stop.is_set():
                     raise AzureError(f"job '{name}': stopped waiting (it keeps running; re-run apply to continue)")
-                if self.job_timeout is not None and time.monotonic() - t0 > self.job_timeout:
-                    raise AzureError(f"job '{name}': still {status} after {self.job_timeout:.0f}s; re-run apply to "
-                                     "keep waiting (it is not resubmitted)")
+                if self.job_timeout is not None and now - t0 > self.job_timeout:
+                    raise AzureError(f"job '{name}': still {status} after {self.job_timeout:g}s "
+                                     f"({_spent_text(spent)}); re-run apply to keep waiting (it is not resubmitted)")
                 self.stop.wait(self.poll_interval)
-                live = self.ws.get("job", name)
+                live = self.ws.get(_job_ref(name))
                 if live is None:
                     raise AzureError(f"job '{name}': disappeared from the workspace while running")
         finally:
             self.rep.job_done()
 
     # -- the run
-    def nodes(self) -> list[Node]:
-        out = []
-        for r in self.resources:
-            deps: list[str] = []
-            for dep in DEPS[r.kind]:
-                if dep.endswith(":*"):
-                    deps.extend(k for k in self.by_key if k.startswith(dep[:-1]))
-                else:
-                    deps.append(dep)
-            out.append(Node(r.key, (lambda res=r: self.step(res)), deps))
-        return out
-
     def run(self, env: str, *, sequential: bool = False) -> ApplyResult:
         t0 = time.monotonic()
         self.ws.check()
-        outcomes = run_dag(self.nodes(), sequential=sequential, stop=self.stop)
-        result = ApplyResult(env, seconds=0.0)
+        by_kind: dict[str, list[str]] = {}
         for r in self.resources:
-            o: Outcome = outcomes[r.key]
+            by_kind.setdefault(r.kind.name, []).append(r.key)
+        nodes = {r.key: (lambda res=r: self.step(res)) for r in self.resources}
+        deps = {r.key: {k for d in r.kind.deps for k in by_kind.get(d, [])} for r in self.resources}
+        outcomes = run_graph(nodes, deps, sequential=sequential, stop=self.stop)
+        result = ApplyResult(env)
+        for r in self.resources:
+            o = outcomes[r.key]
             if o.ok:
                 step = o.result
                 step.seconds = o.seconds
                 result.steps.append(step)
             elif o.skipped:
-                blockers = [d for d in DEPS[r.kind] if d in outcomes and not outcomes[d].ok]
-                result.steps.append(StepResult(r.key, r.kind, r.shown, "skipped",
+                blockers = sorted(d for d in deps[r.key] if d in outcomes and not outcomes[d].ok)
+                result.steps.append(StepResult(r.key, r.kind.name, r.shown, "skipped",
                                                f"blocked by {', '.join(blockers) or 'a failed step'}"))
             else:
                 err = o.error
@@ -239,14 +307,24 @@ class Applier:
                 elif isinstance(err, Exception) and type(err).__module__.startswith("generator"):
                     message = str(err)
                 else:
-                    raise err  # a bug: keep the traceback
-                result.steps.append(StepResult(r.key, r.kind, r.shown, "failed", message, o.seconds))
+                    raise err  # type: ignore[misc]  # a bug: keep the traceback
+                result.steps.append(StepResult(r.key, r.kind.name, r.shown, "failed", message, o.seconds))
                 result.errors.append(message)
         result.seconds = time.monotonic() - t0
         for step in result.steps:
             if step.action == "skipped":
                 self.rep.line(f"- {step.kind} {step.name}: not applied ({step.detail})")
         return result
+
+
+def _job_ref(name: str) -> Any:
+    from ..kinds import Ref
+
+    return Ref("job", name)
+
+
+def _spent_text(spent: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.1f}s" for k, v in spent.items()) or "no time waited"
 
 
 def _studio(job: Any) -> str:
@@ -259,7 +337,9 @@ def _traffic_text(traffic: Any) -> str:
 
 
 def apply(ws: Workspace, resources: list[Resource], env: str, *, reporter: Reporter | None = None,
-          poll_interval: float = 10.0, sequential: bool = False, job_timeout: float | None = None) -> ApplyResult:
+          poll_interval: float = 10.0, sequential: bool = False, job_timeout: float | None = None,
+          allow_replace: bool = False) -> ApplyResult:
     """Apply ``resources`` (from ``specs.load_resources``) to the workspace; see the module doc."""
-    applier = Applier(ws, resources, reporter or Reporter(), poll_interval=poll_interval, job_timeout=job_timeout)
+    applier = Applier(ws, resources, reporter or Reporter(), poll_interval=poll_interval, job_timeout=job_timeout,
+                      allow_replace=allow_replace)
     return applier.run(env, sequential=sequential)

@@ -1,25 +1,27 @@
-"""Plan: read the live state of every resource of a specs directory and compare it, semantically, with the spec.
+"""Plan: read the live state of every resource of a specs folder and compare it, semantically, with the spec.
 
 Both sides go through azure-ai-ml: the spec is loaded with ``load_*`` and the live resource is what ``get``
 returns; both are dumped with the SDK's own ``_to_dict()`` (the YAML shape) and compared only on the fields
-the spec sets, value by value (numbers as numbers, ARM ids as ``azureml:name:version``). Read-only.
+the spec sets, value by value (numbers as numbers, ARM ids as ``azureml:name:version``), after the
+normalisation the kinds table declares per field (the service upper-cases a compute's vmSize). A change to a
+field the service cannot change in place (``Kind.replace_on``) is a *replace*, with what it would interrupt.
+Read-only.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
+from ..kinds import Kind
 from ..workspace import Workspace
 from .specs import Resource
 
-CREATE, UPDATE, NOOP, RAN = "create", "update", "no change", "already ran"
-# Fields that identify a resource (never a diff) or that the service derives.
+CREATE, UPDATE, REPLACE, NOOP, RAN = "create", "update", "replace", "no change", "already ran"
+ACTIONS = (CREATE, UPDATE, REPLACE, NOOP, RAN)
+# Fields that identify a resource (never a diff).
 IDENTITY = {"$schema", "name", "type", "version", "endpoint_name"}
-IGNORED = {"model": {"path"}, "endpoint": {"traffic", "mirror_traffic"}}
 ASSET_ID = re.compile(r"^(?:azureml:)?/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/"
                       r"(?:workspaces|registries)/[^/]+/(?P<kind>models|data|environments|components)/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)$", re.I)
 
@@ -36,14 +38,15 @@ class PlanItem:
     kind: str
     name: str
     file: str
-    action: str  # create | update | no change | already ran
+    action: str  # create | update | replace | no change | already ran
     status: str | None = None  # job status, provisioning state
     changes: list[Change] = field(default_factory=list)
     note: str = ""
+    destructive: bool = False  # a replacement, a deletion or a traffic move
 
     @property
     def changing(self) -> bool:
-        return self.action in (CREATE, UPDATE)
+        return self.action in (CREATE, UPDATE, REPLACE)
 
 
 @dataclass
@@ -56,18 +59,21 @@ class Plan:
     def has_changes(self) -> bool:
         return any(i.changing for i in self.items)
 
+    @property
+    def destructive(self) -> list[PlanItem]:
+        return [i for i in self.items if i.destructive and i.changing]
+
     def counts(self) -> dict[str, int]:
-        out = {CREATE: 0, UPDATE: 0, NOOP: 0, RAN: 0}
+        out = dict.fromkeys(ACTIONS, 0)
         for item in self.items:
             out[item.action] += 1
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "env": self.env, "workspace": self.workspace, "changes": self.has_changes,
-            "summary": {k.replace(" ", "_"): v for k, v in self.counts().items()},
-            "resources": [asdict(i) for i in self.items],
-        }
+        summary = {k.replace(" ", "_"): v for k, v in self.counts().items()}
+        summary["destructive"] = len(self.destructive)
+        return {"env": self.env, "workspace": self.workspace, "changes": self.has_changes, "summary": summary,
+                "resources": [asdict(i) for i in self.items]}
 
 
 # --------------------------------------------------------------------------- comparison
@@ -98,23 +104,24 @@ def same(a: Any, b: Any) -> bool:
             return float(a) == float(b)
         except ValueError:
             return str(a) == str(b)
-    if isinstance(a, str) and isinstance(b, str):
-        return a == b
     return a == b
 
 
-def diff(spec_fields: dict[str, Any], wanted: dict[str, Any], live: dict[str, Any], prefix: str = "",
-         skip: set[str] = frozenset()) -> list[Change]:  # type: ignore[assignment]
+def diff(spec_fields: dict[str, Any], wanted: dict[str, Any], live: dict[str, Any], kind: Kind,
+         prefix: str = "") -> list[Change]:
     """Differences on the fields the spec sets (``spec_fields`` gives the keys; values come from the SDK dumps)."""
     out: list[Change] = []
     for key, spec_value in spec_fields.items():
-        if not prefix and (key in IDENTITY or key in skip):
+        if not prefix and (key in IDENTITY or key in kind.ignore):
             continue
         path = f"{prefix}{key}"
         w = wanted.get(key, spec_value) if isinstance(wanted, dict) else spec_value
         lv = live.get(key) if isinstance(live, dict) else None
+        normalise = kind.compare.get(path)
+        if normalise is not None:
+            w, lv = normalise(w), normalise(lv)
         if isinstance(spec_value, dict) and key != "tags" and isinstance(w, dict):
-            out.extend(diff(spec_value, w, lv if isinstance(lv, dict) else {}, f"{path}."))
+            out.extend(diff(spec_value, w, lv if isinstance(lv, dict) else {}, kind, f"{path}."))
         elif key == "tags" and isinstance(w, dict):
             lv = lv if isinstance(lv, dict) else {}
             for tag, tv in w.items():
@@ -127,14 +134,16 @@ def diff(spec_fields: dict[str, Any], wanted: dict[str, Any], live: dict[str, An
     return out
 
 
+def traffic_of(entity: Any) -> dict[str, int]:
+    return {k: int(v) for k, v in (getattr(entity, "traffic", None) or {}).items() if int(v)}
+
+
 def compare(resource: Resource, live: Any, wanted_entity: Any) -> list[Change]:
-    if resource.kind == "traffic":
+    if resource.kind.routing:
         wanted = {k: int(v) for k, v in (resource.data.get("traffic") or {}).items()}
-        current = {k: int(v) for k, v in (getattr(live, "traffic", None) or {}).items() if int(v)}
-        wanted_nz = {k: v for k, v in wanted.items() if v}
-        return [] if current == wanted_nz else [Change("traffic", current, wanted)]
-    skip = IGNORED.get(resource.kind, set())
-    return diff(resource.data, plain(wanted_entity), plain(live), skip=set(skip))
+        current = traffic_of(live) if live is not None else {}
+        return [] if current == {k: v for k, v in wanted.items() if v} else [Change("traffic", current, wanted)]
+    return diff(resource.data, plain(wanted_entity), plain(live), resource.kind)
 
 
 def state_of(live: Any) -> str | None:
@@ -143,18 +152,17 @@ def state_of(live: Any) -> str | None:
 
 
 # --------------------------------------------------------------------------- planning
-def plan_resource(ws: Workspace, resource: Resource, root: Path | None = None) -> PlanItem:
-    shown = _rel(resource.path, root)
-    if resource.kind == "job":
-        live = ws.get("job", resource.name)
+def plan_resource(ws: Workspace, resource: Resource) -> PlanItem:
+    kind = resource.kind
+    live = ws.get(resource.ref)
+    if kind.run_once:
         if live is None:
-            return PlanItem("job", resource.name, shown, CREATE, note="submit (then wait for it)")
-        return PlanItem("job", resource.name, shown, RAN, status=str(plain(live.status)))
-    live = ws.get(resource.kind, resource.name, resource.version, endpoint=resource.endpoint)
-    item = PlanItem(resource.kind, resource.shown, shown, NOOP)
+            return PlanItem(kind.name, resource.shown, resource.shown_path, CREATE, note="submit (then wait for it)")
+        return PlanItem(kind.name, resource.shown, resource.shown_path, RAN, status=str(plain(live.status)))
+    item = PlanItem(kind.name, resource.shown, resource.shown_path, NOOP)
     if live is None:
         item.action = CREATE
-        if resource.kind == "traffic":
+        if kind.routing:
             item.changes = compare(resource, None, None)
         return item
     state = state_of(live)
@@ -162,32 +170,50 @@ def plan_resource(ws: Workspace, resource: Resource, root: Path | None = None) -
     item.changes = compare(resource, live, resource.load())
     if state and state.lower() == "failed":
         item.changes.insert(0, Change("provisioning_state", state, "Succeeded"))
-    if resource.kind == "data":  # data versions are immutable: a changed spec has a new version
+    if kind.versioned and kind.name == "data":  # data versions are immutable: a changed spec has a new version
         item.changes = []
     if item.changes:
         item.action = UPDATE
+        blocked = [c.field for c in item.changes if c.field in kind.replace_on]
+        if blocked:
+            item.action = REPLACE
+            item.destructive = True
+            item.note = f"{', '.join(blocked)} cannot change in place: delete and recreate" + _busy(ws, resource)
+        elif kind.routing:
+            item.destructive = True
+            item.note = "traffic move"
     return item
 
 
-def make_plan(ws: Workspace, env: str, resources: list[Resource], root: Path | None = None) -> Plan:
+def _busy(ws: Workspace, resource: Resource) -> str:
+    if resource.kind.name != "compute":
+        return ""
+    busy = busy_nodes(ws, resource.name)
+    return f" (the cluster has {busy} busy node{'s' if busy != 1 else ''}: jobs running on it would be lost)" if busy \
+        else " (the cluster is idle)"
+
+
+def busy_nodes(ws: Workspace, compute: str) -> int:
+    """Nodes of a cluster that are running or preparing jobs (what a replacement would interrupt)."""
+    def count() -> int:
+        nodes = list(ws.client.compute.list_nodes(compute))
+        return sum(1 for n in nodes if str(getattr(n, "state", "") or "").lower() in ("running", "preparing"))
+
+    return ws.call("compute", compute, "list nodes", count)
+
+
+def make_plan(ws: Workspace, env: str, resources: list[Resource]) -> Plan:
     ws.check()
-    return Plan(env, ws.label, [plan_resource(ws, r, root) for r in resources])
-
-
-def _rel(path: Path, root: Path | None) -> str:
-    if root is not None:
-        try:
-            return str(path.resolve().relative_to(root.resolve()))
-        except ValueError:
-            pass
-    return str(path)
+    return Plan(env, ws.label, [plan_resource(ws, r) for r in resources])
 
 
 # --------------------------------------------------------------------------- output
-SYMBOL = {CREATE: "+", UPDATE: "~", NOOP: "=", RAN: "*"}
+SYMBOL = {CREATE: "+", UPDATE: "~", REPLACE: "-/+", NOOP: "=", RAN: "*"}
 
 
 def _show(value: Any) -> str:
+    import json
+
     if value is None:
         return "(unset)"
     if isinstance(value, str):
@@ -198,14 +224,22 @@ def _show(value: Any) -> str:
 def _label(item: PlanItem) -> str:
     if item.action == RAN:
         return f"already ran ({item.status})"
-    return item.action
+    text = item.action
+    if item.destructive and item.changing:
+        text += " (destructive)" if item.action != REPLACE else ""
+    return text
 
 
 def summary_line(plan: Plan) -> str:
     c = plan.counts()
-    text = f"{c[CREATE]} to create, {c[UPDATE]} to update, {c[NOOP]} unchanged"
+    text = f"{c[CREATE]} to create, {c[UPDATE]} to update"
+    if c[REPLACE]:
+        text += f", {c[REPLACE]} to replace"
+    text += f", {c[NOOP]} unchanged"
     if c[RAN]:
         text += f", {c[RAN]} job{'s' if c[RAN] > 1 else ''} already ran"
+    if plan.destructive:
+        text += f"; {len(plan.destructive)} destructive"
     return text
 
 
@@ -213,29 +247,35 @@ def format_text(plan: Plan) -> str:
     lines = [f"Plan for {plan.env} in workspace {plan.workspace}:"]
     width = max((len(f"{i.kind} {i.name}") for i in plan.items), default=10)
     for item in plan.items:
-        head = f"{i_kind(item)} {item.name}"
-        lines.append(f"  {SYMBOL[item.action]} {head:<{width}}  {_label(item)}")
+        head = f"{item.kind} {item.name}"
+        lines.append(f"  {SYMBOL[item.action]:>3} {head:<{width}}  {_label(item)}")
         for ch in item.changes:
             lines.append(f"      {ch.field}: {_show(ch.live)} -> {_show(ch.wanted)}")
+        if item.note and item.changing:
+            lines.append(f"      ! {item.note}" if item.destructive else f"      {item.note}")
     lines.append(("Changes: " if plan.has_changes else "No changes: ") + summary_line(plan) + ".")
     return "\n".join(lines) + "\n"
-
-
-def i_kind(item: PlanItem) -> str:
-    return item.kind
 
 
 def format_markdown(plan: Plan) -> str:
     lines = [f"### amlgen plan: `{plan.env}`", "", f"Workspace: `{plan.workspace}`", "",
              "| | Resource | Name | Action | Changes |", "|---|---|---|---|---|"]
     for item in plan.items:
-        changes = "<br>".join(f"`{c.field}`: `{_show(c.live)}` → `{_show(c.wanted)}`" for c in item.changes)
-        lines.append(f"| {SYMBOL[item.action]} | {item.kind} | `{item.name}` | {_label(item)} | {changes.replace('|', '&#124;')} |")
+        changes = [f"`{c.field}`: `{_show(c.live)}` → `{_show(c.wanted)}`" for c in item.changes]
+        if item.note and item.destructive and item.changing:
+            changes.append(f"**⚠ {item.note}**")
+        label = _label(item)
+        if item.destructive and item.changing:
+            label = f"**{label}**"
+        lines.append(f"| {SYMBOL[item.action]} | {item.kind} | `{item.name}` | {label} | "
+                     f"{'<br>'.join(changes).replace('|', '&#124;')} |")
     lines += ["", f"**{summary_line(plan)}**" if plan.has_changes else f"No changes ({summary_line(plan)})."]
     return "\n".join(lines) + "\n"
 
 
 def format_json(plan: Plan) -> str:
+    import json
+
     return json.dumps(plan.to_dict(), indent=2, default=str, sort_keys=False) + "\n"
 
 

@@ -1,0 +1,103 @@
+"""The local emulator as a target of ``generator.workspace`` (everything emulator-specific stays in this package).
+
+``LocalTarget(base_url, ca_path)`` gives the workspace module what it needs to point an unmodified ``MLClient``
+at a loopback emulator: a credential, the client keyword arguments (a custom cloud), and the process settings
+(CA bundle, blob URLs, polling) with their undo. ``running_target(root)`` finds the emulator that
+``amlgen emulator`` started for a project (``.amlgen/emulator.json``: base URL, CA path and pid only -- never a key).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import AzureError
+
+STATE_FILE = ".amlgen/emulator.json"
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    base_url: str
+    ca_path: str
+    kind: str = "local"
+    workspace_config: str | None = None
+
+    is_local = True
+
+    @property
+    def label_suffix(self) -> str:
+        return f" on the local emulator {self.base_url}"
+
+    def credential(self) -> Any:
+        from .local import EmulatorCredential
+
+        return EmulatorCredential()
+
+    def client_kwargs(self) -> dict[str, Any]:
+        from .local import local_cloud_kwargs
+
+        return {**local_cloud_kwargs(self.base_url), "retry_backoff_factor": 0.05}
+
+    def prepare(self) -> Callable[[], None]:
+        """Point this process at the emulator (CA bundle, blob URLs, polling); returns the undo."""
+        if not Path(self.ca_path).is_file():
+            raise AzureError(f"the local emulator's CA file {self.ca_path} does not exist: is the emulator still "
+                             "running? (restart `amlgen emulator`)")
+        from .local import prepare_process_for_emulator
+
+        return prepare_process_for_emulator(self.base_url, self.ca_path)
+
+
+def state_file(root: Path) -> Path:
+    return root / STATE_FILE
+
+
+def write_state(root: Path, base_url: str, ca_path: str) -> Path:
+    """Record where a running ``amlgen emulator`` listens (atomically; mode 0600)."""
+    path = state_file(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps({"base_url": base_url, "ca_path": ca_path, "pid": os.getpid()}, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_state(root: Path) -> dict[str, Any] | None:
+    path = state_file(root)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise AzureError(f"{STATE_FILE} is malformed ({exc}); restart `amlgen emulator`") from None
+    if not isinstance(data, dict) or not isinstance(data.get("base_url"), str) or not isinstance(data.get("ca_path"), str):
+        raise AzureError(f"{STATE_FILE} is malformed; restart `amlgen emulator`")
+    return data
+
+
+def pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_target(root: Path) -> LocalTarget:
+    """The emulator ``amlgen emulator`` runs for this project."""
+    data = read_state(root)
+    if data is None:
+        raise AzureError(f"no local emulator is running for this project ({STATE_FILE} not found): start one with "
+                         "`amlgen emulator`, or use `amlgen up` which starts its own")
+    return LocalTarget(data["base_url"], data["ca_path"])
