@@ -5,7 +5,16 @@ from pathlib import Path
 
 from generator.cli import main
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _endpoint(env: str) -> str:
+    from generator.config import load_environment
+
+    return load_environment(REPO, env).endpoint_name
+
+
+EP = _endpoint("dev")  # the dev environment's derived endpoint name (unique by construction)
 
 
 def tree_digest(path: Path) -> str:

@@ -9,7 +9,7 @@ import pytest
 from generator.errors import EXIT_INVALID, EXIT_USAGE
 from generator.writer import write_files
 
-from .helpers import append, run_cli, tree_digest
+from support import append, run_cli, tree_digest
 
 # (what is appended to / replaced in infra/environments/dev.yml, expected error regex)
 CASES = {
@@ -18,13 +18,15 @@ CASES = {
     "unknown section": ("computer:\n  size: x\n", r"infra/environments/dev\.yml:\d+: computer: unknown key \(did you mean 'compute'\?\)"),
     "wrong type": ("compute:\n  max_instances: \"3\"\n",
                    r"infra/environments/dev\.yml:\d+: compute\.max_instances: input should be a valid integer, got the string '3' \(remove the quotes\)"),
-    "bool for a string": (("name: ultrachat-dev", "name: ultrachat-dev\n  auth_mode: true"), r"infra/environments/dev\.yml:\d+: endpoint\.auth_mode: "),
+    "bool for a string": ("endpoint:\n  auth_mode: true\n", r"infra/environments/dev\.yml:\d+: endpoint\.auth_mode: "),
     "float as YAML-1.1 string": ("inference:\n  temperature: 6e-1\n",
                                  r"inference\.temperature: .*got the string '6e-1' \(YAML 1\.1 reads 5e-6 as a string: write 5\.0e-06\)"),
-    "invalid endpoint name": (("name: ultrachat-dev", "name: 9-starts-with-digit"),
+    "invalid endpoint name": ("endpoint:\n  name: 9-starts-with-digit\n",
                               r"infra/environments/dev\.yml:\d+: endpoint\.name: invalid name '9-starts-with-digit': must be 3-32 letters, digits or hyphens, starting with a letter"),
-    "endpoint name too long": (("name: ultrachat-dev", "name: " + "a" * 33), r"endpoint\.name: invalid name 'a{33}'"),
-    "endpoint name too short": (("name: ultrachat-dev", "name: ab"), r"endpoint\.name: invalid name 'ab'"),
+    "endpoint name too long": ("endpoint:\n  name: " + "a" * 33 + "\n", r"endpoint\.name: invalid name 'a{33}'"),
+    "endpoint name too short": ("endpoint:\n  name: ab\n", r"endpoint\.name: invalid name 'ab'"),
+    "endpoint name ending in a hyphen": ("endpoint:\n  name: ultrachat-\n",
+                                         r"infra/environments/dev\.yml:\d+: endpoint\.name: invalid name 'ultrachat-': must be .*not ending with a hyphen"),
     "invalid compute name": ("compute:\n  name: gpu_cluster_with_a_long_name\n", r"compute\.name: invalid name .*2-16 letters"),
     "invalid region": ("workspace:\n  location: East US\n", None),  # duplicate 'workspace' key: see below
     "finetune input typo": ("finetune:\n  num_train_epochz: 3\n",
@@ -39,7 +41,7 @@ CASES = {
                     r"compute\.size: unknown VM size 'Standard_NC24ads_A100_v5'"),
     "data split not prepared": ("data:\n  test_split: test_other\n", r"data: test_split 'test_other' is not one of the prepared splits"),
     "percent out of range": ("data:\n  percent: 101\n", r"data\.percent: input should be less than or equal to 100"),
-    "duplicate key": ("endpoint:\n  name: x-dup\n", r"infra/environments/dev\.yml:\d+: duplicate key 'endpoint' \(first at line \d+\)"),
+    "duplicate key": ("workspace:\n  name: x-dup\n", r"infra/environments/dev\.yml:\d+: duplicate key 'workspace' \(first at line \d+\)"),
     "malformed YAML": ("compute:\n  size: [oops\n", r"infra/environments/dev\.yml:\d+: malformed YAML: "),
     "not a mapping": (None, r"infra/environments/dev\.yml:1: must be a mapping of sections"),
 }

@@ -141,11 +141,11 @@ class Cli:
 
 def test_cli_end_to_end_on_the_bundled_sample(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = Cli(capsys)
-    base = ["--project", str(project)]
+    base = ["--project", str(project), "--env", "dev"]
     res = r.invoke(["prepare", *base, "--source", "sample"])
     assert res.exit_code == 0, res.output
     assert "train_sft: 10 of 200 rows" in res.output and "wrote data/ultrachat-200k-head5pc/manifest.json" in res.output
-    res = r.invoke(["prepare", *base, "-e", "dev", "--source", "sample"])
+    res = r.invoke(["prepare", *base, "--source", "sample"])
     assert res.exit_code == 0 and "up to date" in res.output and "nothing rewritten" in res.output
     assert load_manifest(env_of(project), project)["source"] == {"path": "sample"}
     res = r.invoke(["preview", *base, "-n", "3"])
@@ -160,7 +160,7 @@ def test_cli_end_to_end_on_the_bundled_sample(project: Path, capsys: pytest.Capt
 
 def test_cli_errors_are_one_line_with_exit_code_1(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = Cli(capsys)
-    res = r.invoke(["prepare", "--project", str(project), "--source", str(project / "nope")])
+    res = r.invoke(["prepare", "--project", str(project), "-e", "dev", "--source", str(project / "nope")])
     assert res.exit_code == 1 and "error: source" in res.output and "does not exist" in res.output
     res = r.invoke(["preview", "--project", str(project), "-e", "nope"])
     assert res.exit_code == 1 and "unknown environment 'nope'" in res.output
@@ -168,7 +168,7 @@ def test_cli_errors_are_one_line_with_exit_code_1(project: Path, capsys: pytest.
 
 def test_cli_progress_is_plain_lines_under_ci(project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("CI", "true")
-    res = Cli(capsys).invoke(["prepare", "--project", str(project), "--source", "sample"])
+    res = Cli(capsys).invoke(["prepare", "--project", str(project), "-e", "dev", "--source", "sample"])
     assert res.exit_code == 0 and "\x1b[" not in res.output
     assert [ln.split(":")[0] for ln in res.output.splitlines()[1:9:2]] == list(SPLITS)
 

@@ -2,7 +2,7 @@
 
 One emulator per session (reset before each test), a throw-away copy of the project per test with the
 bundled data sample prepared and the dev specs rendered into it, and ``run(...)`` calling the amlgen CLI
-(``generator.cli.main`` after ``generator.engine.cli.register``) with its output captured.
+(``generator.cli.main``) with its output captured.
 """
 
 from __future__ import annotations
@@ -40,22 +40,20 @@ def template_project(tmp_path_factory):
     """infra/ and templates/ of the repo plus the bundled sample data and the dev specs rendered from them."""
     import io
 
-    from generator.config import load_environment
     from generator.engine.apply import Reporter
-    from generator.engine.core import render_scratch
+    from generator.engine.up import prepare_project
 
     root = tmp_path_factory.mktemp("project")
     shutil.copytree(REPO / "infra", root / "infra", ignore=shutil.ignore_patterns("params"))
     shutil.copytree(REPO / "templates", root / "templates")
-    env = load_environment(root, "dev")
-    render_scratch(root, env, root, Reporter(io.StringIO(), tty=False))
+    prepare_project(root, "dev", Reporter(io.StringIO(), tty=False))
     return root
 
 
 @pytest.fixture
 def project(template_project, tmp_path, emu):
     """A fresh copy of the template project whose .amlgen/emulator.json points at the test emulator."""
-    from generator.workspace import write_emulator_state
+    from generator.emulator.target import write_state as write_emulator_state
 
     root = tmp_path / "proj"
     shutil.copytree(template_project, root)

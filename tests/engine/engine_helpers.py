@@ -12,6 +12,15 @@ FAST_LATENCIES = {"compute": 0.05, "endpoint": 0.05, "deployment": 0.08, "model"
 FAST_JOB = 0.4
 
 
+def _endpoint_name(env: str) -> str:
+    from generator.config import load_environment
+
+    return load_environment(REPO, env).endpoint_name
+
+
+EP = _endpoint_name("dev")  # the derived (globally unique) endpoint name of the repository's dev environment
+
+
 @dataclass
 class Result:
     code: int

@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from engine_helpers import REPO, job_name, subprocess_cmd, writes
+from engine_helpers import EP, REPO, job_name, subprocess_cmd, writes
 
 
 @pytest.mark.parametrize("status, retry_after", [(429, 0), (503, 0), (429, None), (503, None)])
 def test_throttling_is_retried_to_success(run, emu, status, retry_after):
     emu.faults.add(r"/computes/gpu-a100-1x$", "PUT", status=status, retry_after=retry_after, count=2)
-    emu.faults.add(r"/onlineEndpoints/ultrachat-dev$", "GET", status=status, retry_after=retry_after, count=2)
+    emu.faults.add(rf"/onlineEndpoints/{EP}$", "GET", status=status, retry_after=retry_after, count=2)
     r = run("apply", "--env", "dev")
     assert r.code == 0, r.text
     throttled = [x for x in emu.requests if x.status == status]
@@ -30,27 +30,27 @@ def test_retries_exhausted_names_the_resource_then_rerun_converges(run, emu, ml)
     assert "not applied" in r.out  # the job and what depends on it were not attempted
     assert not writes(emu, "PUT", "/jobs/")
     # independent steps went on: the endpoint exists, without traffic
-    assert not any(ml.online_endpoints.get("ultrachat-dev").traffic.values())
+    assert not any(ml.online_endpoints.get(EP).traffic.values())
     emu.faults.clear()
     r = run("apply", "--env", "dev")
     assert r.code == 0, r.text
-    assert "= endpoint ultrachat-dev: no change" in r.out
-    assert ml.online_endpoints.get("ultrachat-dev").traffic == {"demo": 100}
+    assert f"= endpoint {EP}: no change" in r.out
+    assert ml.online_endpoints.get(EP).traffic == {"demo": 100}
 
 
 def test_failed_deployment_gets_no_traffic(run, emu, ml):
     emu.faults.add(r"/deployments/demo$", "PUT", action="fail", message="Out of quota for Standard_NC4as_T4_v3.", count=1)
     r = run("apply", "--env", "dev")
     assert r.code == 1
-    assert "deployment 'ultrachat-dev/demo'" in r.err and "Out of quota for Standard_NC4as_T4_v3" in r.err
-    assert not any(ml.online_endpoints.get("ultrachat-dev").traffic.values())
-    endpoint_puts = [x for x in writes(emu, "PUT", "/onlineEndpoints/") if x.path.endswith("/ultrachat-dev")]
+    assert f"deployment '{EP}/demo'" in r.err and "Out of quota for Standard_NC4as_T4_v3" in r.err
+    assert not any(ml.online_endpoints.get(EP).traffic.values())
+    endpoint_puts = [x for x in writes(emu, "PUT", "/onlineEndpoints/") if x.path.endswith(f"/{EP}")]
     assert len(endpoint_puts) == 1  # created; the traffic update was never sent
     r = run("plan", "--env", "dev")
-    assert "~ deployment ultrachat-dev/demo" in r.out and "provisioning_state" in r.out
+    assert f"~ deployment {EP}/demo" in r.out and "provisioning_state" in r.out
     r = run("apply", "--env", "dev")  # the fault was one-shot: the re-run repairs the deployment, then routes
     assert r.code == 0, r.text
-    assert ml.online_endpoints.get("ultrachat-dev").traffic == {"demo": 100}
+    assert ml.online_endpoints.get(EP).traffic == {"demo": 100}
 
 
 def test_failed_job_reports_error_and_studio_link(run, emu, project):
@@ -85,14 +85,14 @@ def test_interrupted_apply_resumes_without_duplicate_job(run, emu, project, ml):
     assert r.code == 0, r.text
     assert "already submitted" in r.out
     assert len(writes(emu, "PUT", "/jobs/")) == 1  # no duplicate submission
-    assert ml.online_endpoints.get("ultrachat-dev").traffic == {"demo": 100}
+    assert ml.online_endpoints.get(EP).traffic == {"demo": 100}
 
 
 def test_unreachable_workspace_is_a_clear_error(run, project):
-    from generator.workspace import read_emulator_state, write_emulator_state
+    from generator.emulator.target import running_target, write_state
 
-    target = read_emulator_state(project)
-    write_emulator_state(project, "https://127.0.0.1:9/", target.ca_path)
+    target = running_target(project)
+    write_state(project, "https://127.0.0.1:9/", target.ca_path)
     r = run("plan", "--env", "dev", "--retry-total", "0")
     assert r.code == 1
     assert "cannot reach the workspace" in r.err and "mlw-amlgen-dev" in r.err

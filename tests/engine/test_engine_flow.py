@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from engine_helpers import model_ref
+from engine_helpers import EP, model_ref
 
 
 def test_full_flow(run, emu, ml, project):
@@ -19,7 +19,7 @@ def test_full_flow(run, emu, ml, project):
     r = run("apply", "--env", "dev")
     assert r.code == 0, r.text
     assert "Apply complete" in r.out
-    assert ml.online_endpoints.get("ultrachat-dev").traffic == {"demo": 100}
+    assert ml.online_endpoints.get(EP).traffic == {"demo": 100}
     assert ml.models.get(*model_ref(project)) is not None
 
     r = run("plan", "--env", "dev", "--detailed-exitcode")
@@ -32,7 +32,7 @@ def test_full_flow(run, emu, ml, project):
 
     r = run("destroy", "--env", "dev", "--yes")
     assert r.code == 0, r.text
-    assert "endpoint ultrachat-dev" in r.out
+    assert f"endpoint {EP}" in r.out
     assert [e.name for e in ml.online_endpoints.list()] == []
     assert [c.name for c in ml.compute.list()] == ["gpu-a100-1x"]  # compute kept without --include-compute
     r = run("plan", "--env", "dev", "--format", "json")

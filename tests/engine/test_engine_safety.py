@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from engine_helpers import EP
+
 import json
 
 
@@ -24,21 +26,18 @@ def test_protected_env_refuses_without_yes(run, emu, ml, project):
     assert r.code == 0
     r = run("apply", "--env", "dev", "--yes")
     assert r.code == 0, r.text
-    assert ml.online_endpoints.get("ultrachat-dev").traffic == {"demo": 100}
+    assert ml.online_endpoints.get(EP).traffic == {"demo": 100}
 
 
 def test_confirmation_through_the_api(emu, project):
     import pytest
 
-    from generator.config import load_environment
-    from generator.engine import core
+    from generator import api
     from generator.errors import AmlgenError
 
     _protect(project)
-    env = load_environment(project, "dev")
-    with core.open_workspace(env, core.resolve_target(project, "local")) as ws:
-        with pytest.raises(AmlgenError, match="not confirmed"):
-            core.apply(ws, env, core.spec_dir(project, "dev"), ask=lambda question: False)
+    with pytest.raises(AmlgenError, match="not confirmed"):
+        api.apply(project, "dev", target=api.target(project, "local"), ask=lambda question: False)
     assert emu.write_calls() == 0
 
 
@@ -48,7 +47,7 @@ def test_no_secret_in_any_output(run, emu, ml, project, tmp_path):
         outputs.append(run(*args).text)
     for fmt in ("text", "json", "markdown"):
         outputs.append(run("plan", "--env", "dev", "--format", fmt).text)
-    keys = ml.online_endpoints.get_keys("ultrachat-dev")
+    keys = ml.online_endpoints.get_keys(EP)
     account_key = ml.datastores.get_default(include_secrets=True).credentials.account_key
     secrets = [keys.primary_key, keys.secondary_key, account_key]
     assert all(s and len(s) > 16 for s in secrets)

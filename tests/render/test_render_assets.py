@@ -11,7 +11,7 @@ from generator.config import load_environment
 from generator.data import prepare
 from generator.errors import EXIT_INVALID
 
-from .helpers import append, run_cli, tree_digest
+from support import append, run_cli, tree_digest
 
 ASSET_MODE = "data:\n  assets:\n    mode: asset\n"
 
