@@ -101,12 +101,30 @@ param registryLocations array
 @description('Tags of the shared registry (only the tags shared by every environment, so deployments agree).')
 param registryTags object = {}
 
+@description('Subscription of the shared registry when another environment deploys it; empty: this deployment\'s subscription. Ignored with deployRegistry (the registry is then created in this subscription).')
+param registrySubscriptionId string = ''
+
+@description('Access of deployPrincipalId to the shared registry: write = AzureML Registry User (share models into it: the environment models are promoted from), read = Reader (deploy models from it), none, or auto = write where deployRegistry, else read.')
+@allowed([
+  'auto'
+  'read'
+  'write'
+  'none'
+])
+param registryAccess string = 'auto'
+
 @description('Tags of every resource of this environment.')
 param tags object = {}
 
 var allTags = union(tags, {
   'amlgen-environment': environmentName
 })
+
+// Where the shared registry lives: created here with deployRegistry, else wherever the deploying environment put it.
+// (Parenthesised conditions: Bicep's own precedence would do, but pycep/checkov mis-parse `a == b ? c : d`.)
+var registrySubscription = (deployRegistry || empty(registrySubscriptionId)) ? subscription().subscriptionId : registrySubscriptionId
+var registryRole = (registryAccess == 'auto') ? (deployRegistry ? 'write' : 'read') : registryAccess
+var grantRegistryAccess = (!empty(deployPrincipalId)) && (registryRole != 'none')
 
 resource workspaceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: resourceGroupName
@@ -218,8 +236,26 @@ module registry 'modules/registry.bicep' = if (deployRegistry) {
     locations: registryLocations
     tags: registryTags
     privateNetwork: privateNetwork
-    deployPrincipalId: deployPrincipalId
-    deployPrincipalType: deployPrincipalType
+  }
+}
+
+// The deploy identity's role on the shared registry, in the registry's resource group (and subscription): write
+// (AzureML Registry User) for the environment that shares models into it, read (Reader) for those that deploy
+// them. Needs the registry to exist: deploy the environment with deployRegistry first. The identity running this
+// deployment needs the right to assign roles there (Owner, User Access Administrator or Role Based Access Control
+// Administrator on the registry or its resource group).
+module registryAccessRole 'modules/registry-access.bicep' = if (grantRegistryAccess) {
+  name: 'amlgen-${environmentName}-registry-access'
+  scope: resourceGroup(registrySubscription, registryResourceGroupName)
+  dependsOn: [
+    registry
+  ]
+  params: {
+    registryName: registryName
+    principalId: deployPrincipalId
+    principalType: deployPrincipalType
+    access: registryRole
+    environmentName: environmentName
   }
 }
 
@@ -230,3 +266,4 @@ output storageAccountName string = storageAccountName
 output keyVaultName string = keyVaultName
 output containerRegistryName string = containerRegistryName
 output registryName string = registryName
+output registryAccess string = grantRegistryAccess ? registryRole : 'none'

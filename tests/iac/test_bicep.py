@@ -48,7 +48,7 @@ def test_bicep_files_exist() -> None:
     names = {str(p.relative_to(BICEP_DIR)) for p in BICEP_FILES}
     assert {"main.bicep", "modules/workspace.bicep", "modules/registry.bicep", "modules/storage.bicep",
             "modules/keyvault.bicep", "modules/container-registry.bicep", "modules/monitoring.bicep",
-            "modules/workspace-roles.bicep", "modules/network.bicep"} <= names
+            "modules/workspace-roles.bicep", "modules/network.bicep", "modules/registry-access.bicep"} <= names
 
 
 @pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: str(p.relative_to(BICEP_DIR)))
@@ -172,10 +172,12 @@ def test_role_assignments(parsed) -> None:
         "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
         "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
         "AzureML Registry User": "1823dd4f-9b8c-4ab6-ab4e-7397a3684615",
+        "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
     }.items():
         assert guid in text, role
     main = parsed["main.bicep"]
     assert main["modules"]["workspaceRoles"]["config"]["condition"]  # only with a deploy principal
+    assert main["modules"]["registryAccessRole"]["config"]["condition"]  # idem (tests/iac/test_registry_access.py)
     for file, name, res in resources(parsed):
         if res["type"] == "Microsoft.Authorization/roleAssignments":
             body = unwrap(res)
