@@ -84,7 +84,8 @@ def managed_resources(env: Environment) -> dict[tuple[str, ...], tuple[str, ...]
     ws = env.workspace_id
     out: dict[tuple[str, ...], tuple[str, ...]] = {
         # endpoint names are global per region (the scoring host is <name>.<region>.inference.ml.azure.com)
-        ("online endpoint", cfg.workspace.location, env.endpoint_name.lower()): ("endpoint", "name"),
+        ("online endpoint", cfg.workspace.location, env.endpoint_name.lower()):
+            ("endpoint", "name") if cfg.endpoint.name else ("endpoint", "name_prefix"),
     }
     if env.trains and not cfg.compute.serverless and cfg.compute.name:
         out[("compute", *ws, cfg.compute.name.lower())] = ("compute", "name")
@@ -101,8 +102,8 @@ def check_across(envs: list[Environment]) -> None:
                 what = f"{resource[0]} '{resource[-1]}'"
                 where_ = "in region " + resource[1] if resource[0] == "online endpoint" else f"in workspace {resource[3]}"
                 raise ConfigError(
-                    f"environments '{other.name}' ({other.where(*other_key)}) and '{env.name}' would both manage "
-                    f"{what} {where_}; give each environment its own",
+                    f"environments '{other.name}' ({other.file}, {'.'.join(other_key)}) and '{env.name}' "
+                    f"({env.file}, {'.'.join(key)}) would both manage {what} {where_}; give each environment its own",
                     where=env.where(*key),
                 )
             owners[resource] = (env, key)

@@ -394,9 +394,21 @@ def load_environment(root: Path, name: str) -> Environment:
     return next(env for env in load_all(root) if env.name == name)
 
 
+_MEMBER_TAGS = {"str", "int", "float", "bool", "function-after"}  # pydantic's union-member steps in an error's loc
+_PREFERRED = ("finite_number", "less_than_equal", "greater_than_equal", "less_than", "greater_than", "value_error")
+
+
+def _plain_loc(err: Any) -> tuple:
+    return tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _MEMBER_TAGS)))
+
+
 def _config_error(exc: ValidationError, origins: Origins, fallback: str) -> ConfigError:
-    err = exc.errors(include_url=False)[0]
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("function-after",))))
+    errors = exc.errors(include_url=False)
+    first = _plain_loc(errors[0])
+    same = [e for e in errors if _plain_loc(e) == first]  # a union reports one error per member: take the telling one
+    err = next((e for kind in _PREFERRED for e in same if e["type"] == kind), same[0])
+    errors = [e for e in errors if _plain_loc(e) != first] + [err]
+    loc = first
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":
@@ -426,7 +438,7 @@ def _config_error(exc: ValidationError, origins: Origins, fallback: str) -> Conf
     else:
         shown = f", got {value!r}" if not isinstance(value, (dict, list)) else ""
         msg = f"{err['msg'][0].lower()}{err['msg'][1:]}{shown}"
-    more = len(exc.errors()) - 1
+    more = len({_plain_loc(e) for e in errors}) - 1
     if more:
         msg += f" (and {more} more problem{'s' if more > 1 else ''})"
     return ConfigError(msg, where=where(origins, loc, fallback))

@@ -8,6 +8,7 @@ resolved before the check, so ``specs/`` (or a folder below it) that is a link t
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path, PurePosixPath
 
 from .errors import ConfigError, UsageProblem
@@ -28,9 +29,16 @@ def find_project_root(start: Path | None = None, *, explicit: bool = False) -> P
     """
     here = Path(start) if start is not None else Path.cwd()
     if explicit:
-        if not here.exists():
-            raise UsageProblem(f"--project {here}: no such directory")
-        if not here.is_dir():
+        try:
+            mode = os.stat(here).st_mode
+            os.listdir(here)
+        except FileNotFoundError:
+            raise UsageProblem(f"--project {here}: no such directory") from None
+        except NotADirectoryError:
+            raise UsageProblem(f"--project {here}: not a directory") from None
+        except OSError as exc:
+            raise UsageProblem(f"--project {here}: cannot open it ({exc.strerror})") from None
+        if not stat.S_ISDIR(mode):
             raise UsageProblem(f"--project {here}: not a directory")
         if not (here / INFRA_DIR / ENVIRONMENTS_DIR).is_dir():
             raise ConfigError(f"no amlgen project in {here}: no {INFRA_DIR}/{ENVIRONMENTS_DIR}/ (run `amlgen init {here}`)")

@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import interrupts
 from .errors import AmlgenError, CheckFailed
 from .paths import ensure_inside
 
@@ -110,7 +111,8 @@ def write_files(root: Path, files: dict[str, str], owned_dirs: list[str]) -> Wri
                 (report.written if current.get(name) != wanted[name] else report.unchanged).append(f"{rel_dir}/{name}")
             report.removed.extend(f"{rel_dir}/{n}" for n in sorted(set(current) - set(wanted)))
             staged.append((_stage(root / rel_dir, {n: data[f"{rel_dir}/{n}"] for n in wanted}, rel_dir), root / rel_dir))
-        _swap_all(staged)
+        with interrupts.critical():  # an interrupt before this point changes nothing; during it, waits for it
+            _swap_all(staged)
     except OSError as exc:
         raise AmlgenError(f"cannot write {exc.filename or 'the generated files'}: {exc.strerror}; nothing was "
                           "changed") from None

@@ -11,46 +11,13 @@ import gc
 import sys
 import traceback
 
-import typer
-
-from .. import __version__
 from ..errors import EXIT_INVALID, EXIT_OK, EXIT_TOOL_FAILURE, EXIT_USAGE, AmlgenError
 
 EXIT_INTERRUPTED = 130
 
-app = typer.Typer(
-    name="amlgen",
-    help="Azure ML fine-tuning workflow as reviewable infrastructure-as-code.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"amlgen {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _main(
-    version: bool = typer.Option(False, "--version", help="Show the version and exit.", is_eager=True,
-                                 callback=_version),
-) -> None:
-    """Azure ML fine-tuning workflow as reviewable infrastructure-as-code."""
-
-
-from . import data, infra, project, workspace  # noqa: E402  (commands register themselves on ``app``)
-
-app.add_typer(data.app, name="data")
-app.add_typer(infra.app, name="infra")
-app.add_typer(project.catalog_app, name="catalog")
-
 
 def echo_err(text: str) -> None:
-    typer.echo(text, err=True)
+    print(text, file=sys.stderr, flush=True)
 
 
 def _is(exc: BaseException, name: str) -> bool:
@@ -59,17 +26,35 @@ def _is(exc: BaseException, name: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: map errors to one-line messages and exit codes."""
-    command = typer.main.get_command(app)
+    """Console entry point: map errors to one-line messages and exit codes (an interrupt at any point: 130)."""
+    from .. import interrupts
+
+    with interrupts.installed():
+        try:
+            return _main(argv)
+        except BaseException:
+            if interrupts.requested():
+                echo_err("interrupted")
+                return EXIT_INTERRUPTED
+            raise
+
+
+def _main(argv: list[str] | None) -> int:
+    from .. import interrupts
+
     try:
+        import typer
+
+        from .app import app
+
+        command = typer.main.get_command(app)
         result = command.main(args=argv, prog_name="amlgen", standalone_mode=False)
+        if interrupts.requested() and result == EXIT_INTERRUPTED:  # typer returns Exit(130) for an interrupt
+            raise KeyboardInterrupt
         return int(result) if isinstance(result, int) else EXIT_OK
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        echo_err("interrupted")
-        return EXIT_INTERRUPTED
     except AmlgenError as exc:
+        if interrupts.requested():  # an interrupt some library turned into an error
+            raise KeyboardInterrupt from None
         echo_err(f"error: {exc.one_line()}")
         return exc.exit_code
     except KeyboardInterrupt:
@@ -78,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:
+        if interrupts.requested():  # typer turns KeyboardInterrupt into a silent Exit(130)
+            raise KeyboardInterrupt from None
         if _is(exc, "NoArgsIsHelpError"):
             exc.show()  # type: ignore[attr-defined]
             return EXIT_OK
@@ -89,13 +76,23 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INVALID
         if _is(exc, "Exit"):
             return int(getattr(exc, "exit_code", 0))
+        if _is(exc, "Abort"):
+            echo_err("interrupted")
+            return EXIT_INTERRUPTED
         traceback.print_exc()
         echo_err("amlgen: unexpected error (a bug); the traceback is above")
         return EXIT_TOOL_FAILURE
 
 
 def run() -> None:  # pragma: no cover - console script
-    code = main()
+    import signal
+
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before main's own handler was installed
+        echo_err("interrupted")
+        code = EXIT_INTERRUPTED
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is over: a late Ctrl-C changes nothing now
     # Objects still alive are moved out of the collector's reach: shutdown then skips collecting everything
     # polars, pyarrow and pydantic built (0.15 s at the end of a 5 % data prepare, an eighth of it).
     gc.freeze()

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import EXIT_INVALID, AmlgenError, UsageProblem
-from . import app
+from .app import app
 from .options import AllOpt, EnvsOpt, ProjectOpt, envs, root
 
 

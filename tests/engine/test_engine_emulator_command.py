@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from engine_helpers import REPO, subprocess_cmd
+from engine_support import REPO, subprocess_cmd
 
 
 def test_emulator_command_serves_local_target(template_project, tmp_path, capsys):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from engine_helpers import EP, REPO, job_name, subprocess_cmd, writes
+from engine_support import EP, REPO, job_name, subprocess_cmd, writes
 
 
 @pytest.mark.parametrize("status, retry_after", [(429, 0), (503, 0), (429, None), (503, None)])

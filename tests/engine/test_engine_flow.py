@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from engine_helpers import EP, model_ref
+from engine_support import EP, model_ref
 
 
 def test_full_flow(run, emu, ml, project):

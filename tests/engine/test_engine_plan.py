@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine_helpers import EP, job_name
+from engine_support import EP, job_name
 
 
 def _edit(path, old, new):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine_helpers import EP
+from engine_support import EP
 
 import json
 
