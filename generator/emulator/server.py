@@ -24,7 +24,7 @@ from typing import Any, Callable, NamedTuple, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
-from . import registry as _registry
+from . import registry_seed as _registry
 from .faults import FaultRule, FaultRuleError, Faults
 
 PROVIDER = "Microsoft.MachineLearningServices"
