@@ -98,7 +98,6 @@ Kubernetes deployments, batch endpoints, job logs/outputs download, registry wri
 
 from __future__ import annotations
 
-import json
 import shutil
 import ssl
 import sys
@@ -108,9 +107,12 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from . import certs
+from .app import App
+from .control import EmulatorControl
+from .core import DEFAULT_JOB_DURATION, DEFAULT_LATENCIES, RequestRecord, is_write
 from .errors import EmulatorError, EmulatorStartError
 from .faults import FaultRule, FaultRuleError, Faults
-from .server import DEFAULT_JOB_DURATION, DEFAULT_LATENCIES, App, RequestRecord, TLSServer, is_write
+from .http import TLSServer
 
 __all__ = [
     "Emulator", "EmulatorControl", "EmulatorError", "EmulatorStartError", "FaultRule", "FaultRuleError", "Faults",
@@ -275,60 +277,6 @@ class Emulator:
                 f"Microsoft.MachineLearningServices/workspaces/{self.workspace_name}")
 
 
-class EmulatorControl:
-    """Client of the control API of an emulator running in another process (stdlib only)."""
-
-    def __init__(self, base_url: str, ca_path: str, timeout: float = 10.0) -> None:
-        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
-        self._ctx = ssl.create_default_context(cafile=ca_path)
-        self.timeout = timeout
-
-    def _call(self, method: str, route: str, body: Any = None) -> Any:
-        import urllib.error
-        import urllib.request
-
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base_url + "_emulator/" + route, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, context=self._ctx, timeout=self.timeout) as resp:
-                text = resp.read().decode()
-        except urllib.error.HTTPError as exc:
-            raise EmulatorError(f"emulator control {method} {route}: HTTP {exc.code}: {exc.read().decode()}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise EmulatorError(f"cannot reach the emulator at {self.base_url}: {exc}") from exc
-        return json.loads(text) if text else None
-
-    def health(self) -> dict:
-        return self._call("GET", "health")
-
-    def requests(self) -> list[RequestRecord]:
-        return [RequestRecord(r["method"], r["path"], r["status"]) for r in self._call("GET", "requests")["requests"]]
-
-    def write_calls(self) -> int:
-        return self._call("GET", "requests")["write_calls"]
-
-    def clear_requests(self) -> None:
-        self._call("DELETE", "requests")
-
-    def add_fault(self, **rule: Any) -> dict:
-        return self._call("POST", "faults", rule)["faults"][0]
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "faults")
-
-    def reset(self) -> None:
-        self._call("POST", "reset")
-
-    def configure(self, latencies: Optional[dict] = None, job_duration: Optional[float] = None) -> dict:
-        body: dict = {}
-        if latencies is not None:
-            body["latencies"] = latencies
-        if job_duration is not None:
-            body["job_duration"] = job_duration
-        return self._call("POST", "config", body)
-
-
 def run_emulator(
     host: str = "127.0.0.1",
     port: int = 0,
@@ -345,8 +293,9 @@ def run_emulator(
     """Run an emulator in the foreground until Ctrl-C (the ``amlgen emulator`` command).
 
     Prints ``base_url=<url>`` and ``ca_path=<pem>`` (one line each, flushed) so a parent process can read them,
-    calls ``on_start(emu)``, then serves; ``on_stop(emu)`` runs after the server stopped. ``kwargs`` go to ``Emulator`` (``subscription_id``, ``resource_group``, ``workspace_name``,
-    ``workspaces``, ``location``). Raises ``EmulatorError``/``EmulatorStartError`` on bad settings.
+    calls ``on_start(emu)``, then serves; ``on_stop(emu)`` runs after the server stopped. ``kwargs`` go to
+    ``Emulator`` (``subscription_id``, ``resource_group``, ``workspace_name``, ``workspaces``, ``location``).
+    Raises ``EmulatorError``/``EmulatorStartError`` on bad settings.
     """
     out = out or sys.stdout
     emu = Emulator(state_dir=state_dir, latencies=latencies, job_duration=job_duration, host=host, port=port,

@@ -1,4 +1,4 @@
-"""Seed content of the emulated ``azureml`` system registry."""
+"""Seed content of the emulated ``azureml`` system registry (served by ``registry``)."""
 
 from __future__ import annotations
 
