@@ -48,7 +48,7 @@ class Result:
 
 
 def writes(emu, method: str | None = None, fragment: str = "") -> list:
-    from generator.emulator.server import is_write
+    from generator.emulator.core import is_write
 
     return [r for r in emu.requests if is_write(r.method, r.path) and (method is None or r.method == method)
             and fragment.lower() in r.path.lower()]

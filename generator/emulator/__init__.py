@@ -1,104 +1,13 @@
 """A loopback Azure ML workspace emulator for the unmodified azure-ai-ml SDK.
 
-The emulator is a stateful HTTPS server (stdlib ``ThreadingHTTPServer`` + ``ssl``, self-signed CA generated at
-start with ``cryptography``) answering the REST calls azure-ai-ml 1.35.2 makes for: the workspace and its
-``workspaceblobstore`` datastore (``listSecrets`` returns a random per-instance account key; blob uploads are
-path style ``<base>/<account>/<container>/<blob>`` and SharedKey signatures are verified), ``data``/``models``/
-``components`` asset versions, AmlCompute clusters, pipeline/command jobs with a time-based lifecycle and
-run-history ``details``, managed online endpoints/deployments with keys, traffic and scoring, and the read-only
-``azureml`` system registry (Phi-3-mini-4k-instruct, chat_completion_pipeline). It is strict where Azure is:
-unknown resources answer 404 with an ARM error body, invalid bodies 400, duplicate job names and changed
-immutable asset versions 409.
-
-Quick start (tests)::
-
-    from generator.emulator import Emulator
-    from generator.emulator.local import EmulatorCredential, local_cloud_kwargs, prepare_process_for_emulator
-
-    with Emulator(latencies={"compute": 0.05}, job_duration=0.4) as emu, \
-            prepare_process_for_emulator(emu.base_url, emu.ca_path):
-        ml = MLClient(EmulatorCredential(), emu.subscription_id, emu.resource_group, emu.workspace_name,
-                      **local_cloud_kwargs(emu.base_url), retry_backoff_factor=0.01)
-        ...
-
-In another process: ``python -m generator.emulator [--port N] [--state-dir DIR] [--latency KIND=S]
-[--job-duration S]`` (or ``run_emulator(...)``) prints ``base_url=...`` and ``ca_path=...``; read both lines,
-then use ``EmulatorControl(base_url, ca_path)`` for faults, the request log, reset and latencies.
-
-Public API
-----------
-``Emulator(state_dir=None, latencies=None, job_duration=1.0, host="127.0.0.1", port=0, *,
-subscription_id=..., resource_group="amlgen-emulator-rg", workspace_name="amlgen-emulator-ws", workspaces=None,
-location="eastus", verbose=False, fault_seed=None)``
-    ``with Emulator(...) as emu:`` serves in a daemon thread (or ``start()`` / ``stop()``). Attributes:
-    ``base_url`` (``https://127.0.0.1:<port>/``), ``ca_path`` (PEM to trust), ``faults`` (``Faults``: ``add``,
-    ``clear``, ``remove``, ``list``), ``requests`` (list of ``RequestRecord(method, path, status)``; paths carry
-    no query string, bodies and headers are never recorded), ``write_calls()`` (state-changing requests:
-    PUT/POST/PATCH/DELETE except listKeys/listSecrets/listNodes/getLogs/token and scoring),
-    ``clear_requests()``, ``reset()``, ``latencies`` (dict, mutable), ``job_duration``, ``subscription_id``,
-    ``resource_group``, ``workspace_name``.
-
-    Workspaces: with ``workspaces=None`` any ``/subscriptions/*/resourceGroups/*/workspaces/<name>`` is served and
-    created on first use (so several clients may use several workspaces); with a list of names only those names,
-    under ``subscription_id``/``resource_group``, exist and others answer 404.
-
-    ``latencies`` (seconds, per kind): ``compute``, ``endpoint``, ``deployment`` (LRO time to terminal state),
-    ``model``, ``data`` (time the synchronous PUT takes), ``delete`` (delete LROs), ``cancel`` (job cancel),
-    and ``job`` (an alias of ``job_duration``), e.g. ``{"compute": 3, "endpoint": 4, "job": 10, "model": 0.5,
-    "deployment": 6}``.
-    Defaults are 0-0.2 s. ``job_duration``: seconds from submission to ``Completed``/``Failed`` (status is
-    NotStarted for the first 10 %, Queued until 30 %, then Running).
-
-    ``state_dir``: keep the state (resources, blobs, endpoint keys) in ``<state_dir>/state.json`` (mode 0600)
-    and the CA/server certificate beside it, so a restarted emulator keeps its resources and its CA. Without it
-    the state is in memory and certificates go to a temporary directory removed on ``stop()``.
-
-Faults (``emu.faults.add(path_regex, method="*", action="status"|"fail"|"delay", status=503, retry_after=None,
-count=None, probability=None, delay=0.0, message=...)``): see ``generator.emulator.faults``. A ``fail`` rule on
-the PUT of a compute/endpoint/deployment makes its LRO end ``Failed`` (error code ``InjectedFailure``); on a
-job PUT the job ends ``Failed`` with the message; on an asset PUT the PUT answers 400.
-
-Control API (same server, not recorded in the request log, no auth: loopback only):
-``GET /_emulator/health``; ``GET /_emulator/requests`` -> ``{"requests": [{method, path, status}],
-"write_calls": n}``; ``DELETE /_emulator/requests``; ``GET|POST|DELETE /_emulator/faults`` (POST a rule object or
-a list of them, same keys as ``Faults.add``); ``DELETE /_emulator/faults/<id>``; ``POST /_emulator/reset``
-(drop all resources, faults and the log); ``GET|POST /_emulator/config`` (``{"latencies": {...},
-"job_duration": s}``). ``EmulatorControl(base_url, ca_path)`` is a small client for it.
-
-``run_emulator(host="127.0.0.1", port=0, state_dir=None, latencies=None, job_duration=..., ...)`` serves until
-Ctrl-C after printing ``base_url=<url>`` and ``ca_path=<path>`` on one line each (the ``amlgen emulator``
-command calls it; ``add_emulator_command(app)`` is deliberately not provided: wire ``run_emulator`` directly).
-
-Client side: ``generator.emulator.local`` (``local_cloud_kwargs``, ``EmulatorCredential``,
-``prepare_process_for_emulator``).
-
-Strictness (besides the 404/400/409 above): Bearer token and ``api-version`` required on ARM routes; compute
-names 2-16 chars, vmSize required, 0 <= min <= max, max >= 1, ISO-8601 idle time, no vmSize/priority change
-on update, DELETE needs ``underlyingResourceAction``; pipeline jobs must not reuse a name (409), their
-``computeId``/``settings.default_compute`` and literal ``compute_*`` inputs (how chat_completion_pipeline takes
-its clusters) must name an existing compute or ``serverless`` (400), registry components/models and workspace
-assets they reference must exist (400); a datastore input path that does not exist makes the job end
-``Failed``; models from ``azureml://jobs/<job>/outputs/<out>`` need an existing ``Completed`` job with that
-output (or ``artifacts``); asset versions are immutable (409 on another URI/type); deployments need a
-``Succeeded`` endpoint, an existing model version (workspace or ``azureml`` registry), an instance type and
-capacity >= 1; traffic must sum to 0 or 100 and go only to ``Succeeded`` deployments; a deployment with traffic
-cannot be deleted; scoring needs ``Authorization: Bearer <endpoint key>`` and a chat-completion body
-``{"input_data": {"input_string": [messages], "parameters": {...}}}`` and answers ``{"output": "<text>"}``
-(deterministic, derived from the deployment, model and messages); with no ``azureml-model-deployment`` header
-it routes by traffic (424 when none). Component inputs are not checked against the component interface.
-
-Limits: ``prepare_process_for_emulator`` changes process-global settings (``STORAGE_ACCOUNT_URLS``,
-``REQUESTS_CA_BUNDLE``), so blob uploads go to one emulator per process at a time. The whole state is guarded
-by one lock; the state file is rewritten after every successful write (blob contents are stored once per
-content hash under ``<state_dir>/blobs``).
-
-Not emulated: workspace creation, non-blob datastores, environments builds, AMLToken/AAD endpoint auth,
-Kubernetes deployments, batch endpoints, job logs/outputs download, registry writes.
+A stateful HTTPS server answering the REST calls azure-ai-ml makes for a workspace, its blob datastore, data/
+model/component assets, AmlCompute clusters, jobs, managed online endpoints and the ``azureml`` registry.
+The manual (quick start, public API, latencies, state dir, faults, control API, strictness, limits, module
+map) is docs/emulator.md.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import ssl
 import sys
@@ -108,9 +17,12 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from . import certs
+from .app import App
+from .control import EmulatorControl
+from .core import DEFAULT_JOB_DURATION, DEFAULT_LATENCIES, RequestRecord, is_write
 from .errors import EmulatorError, EmulatorStartError
 from .faults import FaultRule, FaultRuleError, Faults
-from .server import DEFAULT_JOB_DURATION, DEFAULT_LATENCIES, App, RequestRecord, TLSServer, is_write
+from .http import TLSServer
 
 __all__ = [
     "Emulator", "EmulatorControl", "EmulatorError", "EmulatorStartError", "FaultRule", "FaultRuleError", "Faults",
@@ -140,7 +52,7 @@ def _check_latencies(latencies: Optional[dict]) -> dict:
 
 
 class Emulator:
-    """A loopback Azure ML workspace emulator serving HTTPS in a background thread (see the module doc)."""
+    """A loopback Azure ML workspace emulator serving HTTPS in a background thread (see docs/emulator.md)."""
 
     def __init__(
         self,
@@ -241,7 +153,7 @@ class Emulator:
             return list(self._app.log)
 
     def write_calls(self) -> int:
-        """Number of state-changing requests served so far (see the module doc)."""
+        """Number of state-changing requests served so far (see docs/emulator.md)."""
         return sum(1 for r in self.requests if is_write(r.method, r.path))
 
     def clear_requests(self) -> None:
@@ -275,60 +187,6 @@ class Emulator:
                 f"Microsoft.MachineLearningServices/workspaces/{self.workspace_name}")
 
 
-class EmulatorControl:
-    """Client of the control API of an emulator running in another process (stdlib only)."""
-
-    def __init__(self, base_url: str, ca_path: str, timeout: float = 10.0) -> None:
-        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
-        self._ctx = ssl.create_default_context(cafile=ca_path)
-        self.timeout = timeout
-
-    def _call(self, method: str, route: str, body: Any = None) -> Any:
-        import urllib.error
-        import urllib.request
-
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base_url + "_emulator/" + route, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, context=self._ctx, timeout=self.timeout) as resp:
-                text = resp.read().decode()
-        except urllib.error.HTTPError as exc:
-            raise EmulatorError(f"emulator control {method} {route}: HTTP {exc.code}: {exc.read().decode()}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise EmulatorError(f"cannot reach the emulator at {self.base_url}: {exc}") from exc
-        return json.loads(text) if text else None
-
-    def health(self) -> dict:
-        return self._call("GET", "health")
-
-    def requests(self) -> list[RequestRecord]:
-        return [RequestRecord(r["method"], r["path"], r["status"]) for r in self._call("GET", "requests")["requests"]]
-
-    def write_calls(self) -> int:
-        return self._call("GET", "requests")["write_calls"]
-
-    def clear_requests(self) -> None:
-        self._call("DELETE", "requests")
-
-    def add_fault(self, **rule: Any) -> dict:
-        return self._call("POST", "faults", rule)["faults"][0]
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "faults")
-
-    def reset(self) -> None:
-        self._call("POST", "reset")
-
-    def configure(self, latencies: Optional[dict] = None, job_duration: Optional[float] = None) -> dict:
-        body: dict = {}
-        if latencies is not None:
-            body["latencies"] = latencies
-        if job_duration is not None:
-            body["job_duration"] = job_duration
-        return self._call("POST", "config", body)
-
-
 def run_emulator(
     host: str = "127.0.0.1",
     port: int = 0,
@@ -345,8 +203,9 @@ def run_emulator(
     """Run an emulator in the foreground until Ctrl-C (the ``amlgen emulator`` command).
 
     Prints ``base_url=<url>`` and ``ca_path=<pem>`` (one line each, flushed) so a parent process can read them,
-    calls ``on_start(emu)``, then serves; ``on_stop(emu)`` runs after the server stopped. ``kwargs`` go to ``Emulator`` (``subscription_id``, ``resource_group``, ``workspace_name``,
-    ``workspaces``, ``location``). Raises ``EmulatorError``/``EmulatorStartError`` on bad settings.
+    calls ``on_start(emu)``, then serves; ``on_stop(emu)`` runs after the server stopped. ``kwargs`` go to
+    ``Emulator`` (``subscription_id``, ``resource_group``, ``workspace_name``, ``workspaces``, ``location``).
+    Raises ``EmulatorError``/``EmulatorStartError`` on bad settings.
     """
     out = out or sys.stdout
     emu = Emulator(state_dir=state_dir, latencies=latencies, job_duration=job_duration, host=host, port=port,

@@ -1,117 +1,150 @@
-"""Seed content of the emulated ``azureml`` system registry."""
+"""The read-only ``azureml`` system registry: its discovery document, model and component versions.
+
+The content is the seed in ``registry_seed`` (Phi-3-mini-4k-instruct, chat_completion_pipeline).
+"""
 
 from __future__ import annotations
 
-REGISTRY_NAME = "azureml"
-REGISTRY_SUBSCRIPTION = "00000000-0000-0000-0000-00000000a2e1"
-REGISTRY_RESOURCE_GROUP = "registry-builtin-prod-eastus-01"
+import copy
+import uuid
+from typing import TYPE_CHECKING
 
-FINETUNE_ALLOW_LIST = (
-    "['Standard_NC24ads_A100_v4', 'Standard_NC48ads_A100_v4', 'Standard_NC96ads_A100_v4', "
-    "'Standard_ND96asr_v4', 'Standard_ND96amsr_A100_v4']"
-)
-INFERENCE_ALLOW_LIST = (
-    "['Standard_NC6s_v3', 'Standard_NC4as_T4_v3', 'Standard_NC24ads_A100_v4', 'Standard_NC12s_v3', "
-    "'Standard_NC24s_v3', 'Standard_NC8as_T4_v3', 'Standard_NC16as_T4_v3', 'Standard_NC64as_T4_v3', "
-    "'Standard_NC48ads_A100_v4', 'Standard_NC96ads_A100_v4', 'Standard_ND96asr_v4', 'Standard_ND96amsr_A100_v4']"
-)
+from .core import PROVIDER, TENANT_ID, ApiError, Request, Response, add_routes, not_found, system_data
+from .registry_seed import REGISTRY_NAME, REGISTRY_RESOURCE_GROUP, REGISTRY_SUBSCRIPTION
 
-_PHI3_VERSIONS = ("13", "14", "15")
+if TYPE_CHECKING:
+    from .app import App
 
-MLFLOW_FLAVORS = {
-    "python_function": {"data": {"loader_module": "mlflow.transformers", "python_version": "3.9.19",
-                                 "env": "conda.yaml", "data": "data"}},
-    "transformers": {"data": {"framework": "pt", "instance_type": "TextGenerationPipeline",
-                              "task": "text-generation", "transformers_version": "4.40.0"}},
-}
+REGISTRY = "registries/{reg}"
+KINDS = ("models", "components")
 
 
-def models() -> dict[str, dict[str, dict]]:
-    """``{name: {version: properties}}`` of the seeded registry models."""
-    out: dict[str, dict[str, dict]] = {"Phi-3-mini-4k-instruct": {}}
-    for version in _PHI3_VERSIONS:
-        out["Phi-3-mini-4k-instruct"][version] = {
-            "description": "Phi-3 Mini-4K-Instruct is a 3.8B parameters, lightweight, state-of-the-art open model.",
-            "tags": {
-                "task": "chat-completion",
-                "license": "mit",
-                "author": "Microsoft",
-                "finetune_compute_allow_list": FINETUNE_ALLOW_LIST,
-                "inference_compute_allow_list": INFERENCE_ALLOW_LIST,
-                "evaluation_compute_allow_list": "['Standard_NC24ads_A100_v4', 'Standard_NC48ads_A100_v4']",
-                "finetuning_tasks": "chat-completion",
-                "SharedComputeCapacityEnabled": "",
-            },
-            "properties": {"SHA": "c1358f8a35e6d2af81890deffbbfa575b978c62f", "languages": "en"},
-            "modelType": "mlflow_model",
-            "flavors": MLFLOW_FLAVORS,
+def check_access(reg: str, method: str) -> None:
+    """Every registry ARM route: 404 for another registry, 403 for anything but GET."""
+    if reg.lower() != REGISTRY_NAME:
+        raise ApiError(404, "RegistryNotFound", f"Registry '{reg}' was not found.")
+    if method != "GET":
+        raise ApiError(403, "AuthorizationFailed",
+                       "The azureml system registry is read-only: you do not have write access.")
+
+
+def discovery(app: App, req: Request) -> Response:
+    if req.params["reg"].lower() != REGISTRY_NAME:
+        raise ApiError(404, "RegistryNotFound", f"Registry '{req.params['reg']}' was not found.")
+    return Response(200, {
+        "registryName": REGISTRY_NAME, "primaryRegion": app.location, "regions": [app.location],
+        "primaryRegionResourceProviderUri": app.base_url, "subscriptionId": REGISTRY_SUBSCRIPTION,
+        "resourceGroup": REGISTRY_RESOURCE_GROUP, "registryId": str(uuid.uuid5(uuid.NAMESPACE_URL, "azureml")),
+        "workspaceName": None, "tenantId": TENANT_ID,
+    })
+
+
+def _no_discovery_route(app: App, req: Request) -> Response:
+    raise ApiError(404, "NotFound", f"No route for {req.method} {req.path}.")
+
+
+def get_registry(app: App, req: Request) -> Response:
+    return Response(200, {"name": REGISTRY_NAME, "location": app.location, "properties": {}})
+
+
+def _version_key(version: str) -> list:
+    return [int(x) if x.isdigit() else x for x in version.split(".")]
+
+
+def _reg_id(kind: str, name: str, version: str = None) -> str:
+    base = f"azureml://registries/{REGISTRY_NAME}/{kind}/{name}"
+    return f"{base}/versions/{version}" if version else base
+
+
+def _source(app: App, req: Request) -> dict:
+    return {"models": app.registry_models, "components": app.registry_components}[req.parts[2].lower()]
+
+
+def _versions(app: App, req: Request) -> dict:
+    """``{version: spec}`` of the named model/component (404 when the registry has no such name)."""
+    versions = _source(app, req).get(req.params["name"])
+    if versions is None:
+        raise not_found(f"registry {req.parts[2].lower()[:-1]}", req.params["name"])
+    return versions
+
+
+def _container(app: App, kind: str, name: str, versions: dict) -> dict:
+    latest = sorted(versions, key=_version_key)[-1]
+    return {"id": _reg_id(kind, name), "name": name, "type": f"{PROVIDER}/registries/{kind}",
+            "systemData": system_data(app.registry_created),
+            "properties": {"description": None, "tags": {}, "properties": {}, "isArchived": False,
+                           "latestVersion": latest}}
+
+
+def _version(app: App, kind: str, name: str, version: str, spec: dict) -> dict:
+    if kind == "models":
+        props = {
+            "description": spec["description"], "tags": dict(spec["tags"]),
+            "properties": dict(spec["properties"]), "isArchived": False, "isAnonymous": False,
+            "modelType": spec["modelType"], "flavors": copy.deepcopy(spec["flavors"]),
+            "modelUri": f"azureml://registries/{REGISTRY_NAME}/models/{name}/versions/{version}",
+            "jobName": None, "stage": None, "provisioningState": "Succeeded",
         }
-    return out
-
-
-def _port(type_: str, description: str, *, optional: bool = False, default=None) -> dict:
-    port: dict = {"type": type_, "description": description, "optional": optional}
-    if default is not None:
-        port["default"] = default
-    return port
-
-
-CHAT_COMPLETION_INPUTS = {
-    "mlflow_model_path": _port("mlflow_model", "MLflow model asset path (registry model id).", optional=True),
-    "pytorch_model_path": _port("custom_model", "Pytorch model asset path.", optional=True),
-    "model_name": _port("string", "Model name as in the model registry.", optional=True),
-    "train_file_path": _port("uri_file", "Training data (jsonl with a messages column)."),
-    "validation_file_path": _port("uri_file", "Validation data.", optional=True),
-    "test_file_path": _port("uri_file", "Test data.", optional=True),
-    "compute_model_import": _port("string", "Compute for model import.", optional=True, default="serverless"),
-    "compute_preprocess": _port("string", "Compute for preprocessing.", optional=True, default="serverless"),
-    "compute_finetune": _port("string", "Compute for fine-tuning.", optional=True, default="serverless"),
-    "compute_model_evaluation": _port("string", "Compute for evaluation.", optional=True, default="serverless"),
-    "instance_type_model_import": _port("string", "Serverless SKU.", optional=True, default="Standard_d12_v2"),
-    "instance_type_preprocess": _port("string", "Serverless SKU.", optional=True, default="Standard_d12_v2"),
-    "instance_type_finetune": _port("string", "Serverless SKU.", optional=True, default="Standard_nc24rs_v3"),
-    "instance_type_model_evaluation": _port("string", "Serverless SKU.", optional=True,
-                                            default="Standard_nc24rs_v3"),
-    "number_of_gpu_to_use_finetuning": _port("integer", "GPUs per node.", optional=True, default=1),
-    "num_nodes_finetune": _port("integer", "Nodes.", optional=True, default=1),
-    "num_train_epochs": _port("integer", "Epochs.", optional=True, default=1),
-    "learning_rate": _port("number", "Learning rate.", optional=True, default=2e-5),
-    "per_device_train_batch_size": _port("integer", "Batch size.", optional=True, default=1),
-    "per_device_eval_batch_size": _port("integer", "Batch size.", optional=True, default=1),
-    "gradient_accumulation_steps": _port("integer", "Accumulation steps.", optional=True, default=1),
-    "max_seq_length": _port("integer", "Max sequence length.", optional=True, default=-1),
-    "apply_lora": _port("string", "true/false.", optional=True, default="true"),
-    "lora_r": _port("integer", "LoRA r.", optional=True, default=8),
-    "lora_alpha": _port("integer", "LoRA alpha.", optional=True, default=128),
-    "lora_dropout": _port("number", "LoRA dropout.", optional=True, default=0.0),
-    "apply_deepspeed": _port("string", "true/false.", optional=True, default="false"),
-    "deepspeed_stage": _port("string", "DeepSpeed ZeRO stage.", optional=True, default="2"),
-    "precision": _port("string", "Precision.", optional=True, default="32"),
-    "seed": _port("integer", "Random seed.", optional=True, default=42),
-    "lr_scheduler_type": _port("string", "Scheduler.", optional=True, default="linear"),
-    "warmup_steps": _port("integer", "Warmup steps.", optional=True, default=0),
-    "weight_decay": _port("number", "Weight decay.", optional=True, default=0.0),
-}
-CHAT_COMPLETION_OUTPUTS = {
-    "pytorch_model_folder": {"type": "uri_folder", "description": "Fine-tuned PyTorch model."},
-    "mlflow_model_folder": {"type": "mlflow_model", "description": "Fine-tuned MLflow model."},
-}
-
-
-def components() -> dict[str, dict[str, dict]]:
-    """``{name: {version: componentSpec}}`` of the seeded registry components."""
-    out: dict[str, dict[str, dict]] = {"chat_completion_pipeline": {}}
-    for version in ("0.0.80", "0.0.81", "0.0.82"):
-        out["chat_completion_pipeline"][version] = {
-            "$schema": "https://azuremlschemas.azureedge.net/latest/pipelineComponent.schema.json",
-            "name": "chat_completion_pipeline",
-            "version": version,
-            "type": "pipeline",
-            "display_name": "Chat Completion Pipeline",
-            "description": "Pipeline component for chat completion fine-tuning (emulated).",
-            "is_deterministic": True,
-            "inputs": CHAT_COMPLETION_INPUTS,
-            "outputs": CHAT_COMPLETION_OUTPUTS,
-            "jobs": {},
+    else:
+        props = {
+            "description": spec.get("description"), "tags": {}, "properties": {}, "isArchived": False,
+            "isAnonymous": False, "componentSpec": copy.deepcopy(spec), "provisioningState": "Succeeded",
         }
-    return out
+    return {"id": _reg_id(kind, name, version), "name": version,
+            "type": f"{PROVIDER}/registries/{kind}/versions", "systemData": system_data(app.registry_created),
+            "properties": props}
+
+
+def list_containers(app: App, req: Request) -> Response:
+    kind = req.parts[2].lower()
+    return Response(200, {"value": [_container(app, kind, n, v) for n, v in _source(app, req).items()]})
+
+
+def get_container(app: App, req: Request) -> Response:
+    return Response(200, _container(app, req.parts[2].lower(), req.params["name"], _versions(app, req)))
+
+
+def list_versions(app: App, req: Request) -> Response:
+    versions = _versions(app, req)
+    items = sorted(versions, key=_version_key, reverse=True)
+    top = req.query.get("$top")
+    if top and top.isdigit():
+        items = items[: int(top)]
+    kind, name = req.parts[2].lower(), req.params["name"]
+    return Response(200, {"value": [_version(app, kind, name, v, versions[v]) for v in items]})
+
+
+def get_version(app: App, req: Request) -> Response:
+    versions = _versions(app, req)
+    kind, name, version = req.parts[2].lower(), req.params["name"], req.params["version"]
+    if version not in versions:
+        raise not_found(f"registry {kind[:-1]} version", f"{name}:{version}")
+    return Response(200, _version(app, kind, name, version, versions[version]))
+
+
+def _unknown_route(app: App, req: Request) -> Response:
+    _versions(app, req)
+    raise ApiError(404, "NotFound", f"Unknown registry route {req.parts[4]}.")
+
+
+def _unknown_kind(app: App, req: Request) -> Response:
+    raise ApiError(404, "NotFound", f"The emulated registry does not serve '{req.parts[2]}'.")
+
+
+def _rows(base: str) -> list[tuple]:
+    return [
+        (base, "GET", list_containers),
+        (base + "/{name}", "GET", get_container),
+        (base + "/{name}/versions", "GET", list_versions),
+        (base + "/{name}/versions/{version}", "GET", get_version),
+        (base + "/{name}/*", "*", _unknown_route),
+    ]
+
+
+add_routes(  # only GET reaches these: check_access refuses the other methods first
+    ("registrymanagement/v1.0/registries/{reg}/discovery", "GET", discovery),
+    ("registrymanagement/v1.0/registries/*", "*", _no_discovery_route),
+    (REGISTRY, "GET", get_registry),
+    (REGISTRY + "/*", "*", _unknown_kind),
+    *[row for kind in KINDS for row in _rows(f"{REGISTRY}/{kind}")],
+)

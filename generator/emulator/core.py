@@ -1,0 +1,260 @@
+"""What every part of the emulator shares: responses and ARM errors, the route table, and small helpers.
+
+The route table maps ``(path template, method)`` to a handler ``handler(app, req) -> Response``. A template is
+a ``/``-separated path: literal segments (matched case-insensitively unless the caller asks otherwise),
+``{name}`` segments (any non-empty segment, passed to the handler in ``req.params``) and an optional final
+``*`` (the prefix and anything below it). Method ``"*"`` matches any method. Among the routes that match a
+request, an exact template beats a ``*`` one, a longer ``*`` prefix beats a shorter one, more literal segments
+beat fewer, and a named method beats ``"*"``.
+
+Each resource family (``workspace``, ``computes``, ``assets``, ``jobs``, ``endpoints``, ``registry``, ``blob``,
+``control``) registers its rows with ``add_routes`` when imported; ``App`` (``app.py``) works out which plane a
+request belongs to and the segments to look up. See docs/emulator.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Union
+
+from .faults import FaultRule
+
+if TYPE_CHECKING:
+    from .app import App
+
+PROVIDER = "Microsoft.MachineLearningServices"
+BLOB_ACCOUNT = "amlgenemulatorstore"
+TENANT_ID = "00000000-0000-0000-0000-000000000001"
+DEFAULT_LATENCIES = {
+    "compute": 0.15,
+    "endpoint": 0.15,
+    "endpoint_update": None,  # an update of an existing endpoint (e.g. traffic); None = same as "endpoint"
+    "deployment": 0.2,
+    "model": 0.0,
+    "data": 0.0,
+    "delete": 0.1,
+    "cancel": 0.05,
+}
+DEFAULT_JOB_DURATION = 1.0
+ISO_DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+
+
+# ------------------------------------------------------------------------------------------------ request log
+class RequestRecord(NamedTuple):
+    """One entry of the request log. The query string, headers and bodies are never recorded."""
+
+    method: str
+    path: str
+    status: int
+
+
+READ_ONLY_POST_SUFFIXES = ("/listkeys", "/listsecrets", "/listnodes", "/score", "/token", "/getlogs")
+
+
+def is_write(method: str, path: str) -> bool:
+    """Whether a request changes state (used by ``write_calls``)."""
+    if method.upper() not in ("PUT", "POST", "PATCH", "DELETE"):
+        return False
+    low = path.lower().rstrip("/")
+    if low.startswith("/_emulator"):
+        return False
+    if method.upper() == "POST" and (low.endswith(READ_ONLY_POST_SUFFIXES) or low.startswith("/inference/")):
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------------- requests and responses
+@dataclass
+class Request:
+    """One request as a handler sees it."""
+
+    method: str  # upper case
+    path: str  # percent-decoded, without the query string
+    raw_path: str  # as received: percent-encoded, with the query string
+    query: dict  # the last value of each query parameter
+    headers: dict  # lower-case names
+    body: bytes
+    rule: Optional[FaultRule] = None  # the ``fail`` fault rule that fired for this request, if any
+    data: Any = None  # the parsed JSON body (ARM and control routes)
+    ws: Optional[dict] = None  # the workspace record (workspace and run-history routes)
+    match: Optional[re.Match] = None  # the plane's path match (run-history routes)
+    parts: list = field(default_factory=list)  # the segments looked up in the route table, as received
+    params: dict = field(default_factory=dict)  # the template's {name} segments
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # dict/list -> JSON, bytes -> raw, str -> text, None -> empty
+    headers: dict = field(default_factory=dict)
+
+    def encode(self) -> tuple[bytes, dict]:
+        headers = dict(self.headers)
+        if self.body is None:
+            data = b""
+        elif isinstance(self.body, bytes):
+            data = self.body
+        elif isinstance(self.body, str):
+            data = self.body.encode()
+            headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+        else:
+            data = json.dumps(self.body).encode()
+            headers.setdefault("Content-Type", "application/json; charset=utf-8")
+        return data, headers
+
+
+class ApiError(Exception):
+    """Raised inside handlers to answer an ARM-style error."""
+
+    def __init__(self, status: int, code: str, message: str, headers: Optional[dict] = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+    def response(self) -> Response:
+        headers = {"x-ms-error-code": self.code, **self.headers}
+        return Response(self.status, {"error": {"code": self.code, "message": self.message, "details": [],
+                                                "additionalInfo": []}}, headers)
+
+
+def not_found(kind: str, name: str) -> ApiError:
+    return ApiError(404, "ResourceNotFound", f"The resource {kind} '{name}' could not be found.")
+
+
+def bad(message: str, code: str = "UserError") -> ApiError:
+    return ApiError(400, code, message)
+
+
+# ---------------------------------------------------------------------------------------------- route table
+Handler = Callable[["App", Request], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    template: str
+    method: str  # upper case, or "*"
+    handler: Handler
+    segments: tuple  # lower-case literal, or None for a {name}
+    names: tuple  # the {name}s in order
+    wildcard: bool  # the template ends with "/*"
+
+
+ROUTES: dict[tuple[str, str], Route] = {}  # (template with {} for every {name}, method) -> Route
+_BY_HEAD: dict[str, list[Route]] = {}  # first literal segment -> routes
+_PARAM = re.compile(r"^\{(\w+)\}$")
+
+
+def add_routes(*rows: tuple[str, str, Handler]) -> None:
+    """Register ``(template, method, handler)`` rows (see the module doc); a row registered twice is an error."""
+    for template, method, handler in rows:
+        segs = template.split("/")
+        wildcard = segs[-1] == "*"
+        if wildcard:
+            segs = segs[:-1]
+        params = [_PARAM.match(s) for s in segs]
+        names = tuple(p.group(1) for p in params if p)
+        segments = tuple(None if p else s.lower() for s, p in zip(segs, params))
+        if not segments or segments[0] is None:
+            raise ValueError(f"route {template!r} must start with a literal segment")
+        key = ("/".join("{}" if s is None else s for s in segments) + ("/*" if wildcard else ""), method.upper())
+        if key in ROUTES:
+            raise ValueError(f"route {method} {template} is registered twice")
+        ROUTES[key] = Route(template, method.upper(), handler, segments, names, wildcard)
+        _BY_HEAD.setdefault(segments[0], []).append(ROUTES[key])
+
+
+def find_route(segments: list[str], method: str, case_sensitive: bool = False) -> Optional[tuple[Route, dict]]:
+    """The best route for these path segments and method, with its ``{name}`` values (None if none matches)."""
+    best = None
+    head = segments[0] if case_sensitive else segments[0].lower()
+    for r in _BY_HEAD.get(head, ()):
+        if r.method not in (method, "*"):
+            continue
+        n = len(r.segments)
+        if len(segments) < n or (not r.wildcard and len(segments) != n):
+            continue
+        values = []
+        for tpl, seg in zip(r.segments, segments):
+            if tpl is None:
+                if not seg:
+                    break
+                values.append(seg)
+            elif tpl != (seg if case_sensitive else seg.lower()):
+                break
+        else:
+            rank = (not r.wildcard, n, sum(s is not None for s in r.segments), r.method != "*")
+            if best is None or rank > best[0]:
+                best = (rank, r, dict(zip(r.names, values)))
+    return (best[1], best[2]) if best else None
+
+
+def refuse(status: int, code: str, message: Union[str, Callable[[Request], str]]) -> Handler:
+    """A handler that only answers an ARM error; ``{method}`` in a string message becomes the request method."""
+
+    def handler(app: "App", req: Request) -> Response:
+        text = message(req) if callable(message) else message.replace("{method}", req.method)
+        raise ApiError(status, code, text)
+
+    return handler
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+def iso(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def http_date(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def ws_id(ws: dict) -> str:
+    return f"/subscriptions/{ws['sub']}/resourceGroups/{ws['rg']}/providers/{PROVIDER}/workspaces/{ws['name']}"
+
+
+def system_data(created: float, modified: Optional[float] = None) -> dict:
+    return {
+        "createdAt": iso(created), "createdBy": "emulator@amlgen.local", "createdByType": "User",
+        "lastModifiedAt": iso(modified or created), "lastModifiedBy": "emulator@amlgen.local",
+        "lastModifiedByType": "User",
+    }
+
+
+def public(rec: dict) -> dict:
+    """A stored record without the emulator's bookkeeping (``_emu``)."""
+    return {k: copy.deepcopy(v) for k, v in rec.items() if k != "_emu"}
+
+
+def prov_state(rec: dict) -> str:
+    """Provisioning state of a resource with a lifecycle (compute, endpoint, deployment) at this instant."""
+    emu = rec["_emu"]
+    now = time.time()
+    if "deleted_at" in emu:
+        return "Deleting"
+    if now < emu.get("ready_at", 0):
+        return emu.get("pending", "Creating")
+    return emu.get("final", "Succeeded")
+
+
+def poll_ms(ready_at: float) -> str:
+    """The ``retry-after-ms`` to give a client polling for something ready at ``ready_at``."""
+    remaining = max(0.0, ready_at - time.time())
+    return str(int(min(100, max(10, remaining * 1000))))
+
+
+def pending_headers(rec: dict) -> dict:
+    emu = rec["_emu"]
+    ready = emu.get("deleted_at", emu.get("ready_at", 0))
+    if time.time() < ready:
+        return {"retry-after-ms": poll_ms(ready)}
+    return {}
+
+
+def fault_error(rule: Optional[FaultRule]) -> Optional[dict]:
+    """The error a ``fail`` fault rule gives the operation it fired on (None without one)."""
+    if rule is not None and rule.action == "fail":
+        return {"code": "InjectedFailure", "message": rule.message}
+    return None
