@@ -175,9 +175,14 @@ def validate(root: Path, envs: list[str] | None = None, files: list[str] | None 
             if not path.is_file():
                 raise ConfigError("no such spec file", where=str(path))
         return validate_files(paths, root)
+    from .validate import Problem
+
     report = Report()
     loaded = {e.name: e for e in load_all(root)}
     for name in select_envs(root, envs):
+        for warning in loaded[name].warnings:  # the offline rules' findings about infra/ (lifecycle, exceptions)
+            where, _, message = warning.partition(": ")
+            report.problems.append(Problem(where, 0, "", message, "warning"))
         folder = spec_folder(root, name)
         if not folder.is_dir():
             raise ConfigError(f"no specs for environment '{name}' in {SPECS_DIR}/{name}/: run `amlgen render --env {name}`")
@@ -247,13 +252,15 @@ def plan(root: Path, env: str, *, target: Any, specs: Path | None = None, **conn
 
 def apply(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: bool = False,
           ask: Callable[[str], bool] | None = None, reporter: Any = None, poll_interval: float | None = None,
-          job_timeout: float | None = None, allow_replace: bool = False, sequential: bool = False, **connect: Any):
+          job_timeout: float | None = None, allow_replace: bool = False, allow_retired: bool = False,
+          sequential: bool = False, **connect: Any):
     from .engine.apply import apply as run
-    from .engine.safety import guard
+    from .engine.safety import guard, retired_finetune
     from .locks import hold
 
     with session(root, env, target=target, specs=specs, **connect) as s:
         guard(root, s.env, s.ws, action=f"Apply {env}'s specs to it", yes=yes, ask=ask)
+        retired_finetune(s.env, s.ws, s.resources, allow=allow_retired, reporter=reporter)
         poll = poll_interval if poll_interval is not None else (LOCAL_POLL if s.ws.target.is_local else AZURE_POLL)
         with hold(root, f"apply-{env}", "apply"):
             if reporter is not None:
@@ -298,3 +305,41 @@ def up(root: Path, env: str = "dev", **kwargs: Any):
     from .engine.up import up as run
 
     return run(root, env, **kwargs)
+
+
+# --------------------------------------------------------------------------- the lock
+@dataclass
+class LockOutcome:
+    lock: Any
+    moves: list[str]
+    written: bool
+
+
+def lock(root: Path, *, target: Any, upgrade: bool = False, check: bool = False, **connect: Any) -> LockOutcome:
+    """Resolve every environment's foundation model and component through their registries; write infra/lock.yml.
+
+    With ``check``: resolve, compare with the committed lock, write nothing (CheckFailed when they differ).
+    """
+    from . import lock as lockmod
+    from .config import raw_environments
+    from .engine.registry import connector, resolve
+    from .errors import CheckFailed
+    from .locks import hold
+
+    envs = raw_environments(root)
+    existing = lockmod.load(root)
+    candidates: dict[str, list[str]] = {}
+    for env in envs:
+        fm = env.config.foundation_model
+        candidates.setdefault(fm.registry, [])
+        candidates[fm.registry] += [n for n in fm.alternatives if n not in candidates[fm.registry]]
+    new = resolve(root, envs, connector(target, **connect), upgrade=upgrade, existing=existing, candidates=candidates)
+    changes = lockmod.moves(existing, new)
+    if check:
+        if existing is None or lockmod.dump(existing) != lockmod.dump(new):
+            raise CheckFailed(f"{lockmod.LOCK_FILE} is not what the registry resolves now"
+                              + (f" ({'; '.join(changes)})" if changes else "") + "; run `amlgen lock`")
+        return LockOutcome(new, changes, False)
+    with hold(root, "lock", "lock"):
+        written = lockmod.write(root, new)
+    return LockOutcome(new, changes, written)

@@ -13,16 +13,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .catalog import find_sku, in_allow_list, load_interface, sku_problem
+import datetime as dt
+
+from .catalog import find_sku, in_allow_list, interface_path, load_interface, sku_problem
 from .errors import ConfigError
 from .finetune import check_user_params
+from .lock import LOCK_FILE, LockedModel, interface_digest, requested
+from .lock import load as _load_lock
 from .names import RULES
 
 if TYPE_CHECKING:
     from .config import Environment
 
 
-def check_environment(env: Environment, root: Path | None = None) -> None:
+def check_environment(env: Environment, root: Path | None = None, today: dt.date | None = None) -> None:
     """Raise ConfigError (file:line: field: what is wrong) for the first broken rule; collect warnings."""
     cfg = env.config
     warnings = env.warnings
@@ -33,8 +37,13 @@ def check_environment(env: Environment, root: Path | None = None) -> None:
         key = ("endpoint", "name") if cfg.endpoint.name else ("endpoint", "name_prefix")
         raise ConfigError(f"the endpoint name '{env.endpoint_name}' {problem}", where=env.where(*key))
 
-    # VM sizes: known to the catalog, not retired, GPUs where the step needs them, in the model's allow-lists
-    tags = cfg.foundation_model.tags
+    # the registry's facts about the foundation model and the component: from the lock, never typed
+    model = env.model = locked_model(env, root)
+    if env.trains:
+        locked_component(env, root)
+    warnings.extend(lifecycle_warnings(env, model, today or dt.date.today()))
+
+    # VM sizes: known to the catalog, not retired, GPUs where the step needs them, the model's allow-lists
     if env.trains:
         if cfg.compute.serverless:
             it = cfg.compute.instance_types
@@ -49,9 +58,7 @@ def check_environment(env: Environment, root: Path | None = None) -> None:
             _size(env, ("compute", "size"), cfg.compute.size or "", need_gpu=True, warnings=warnings)
         size_key = ("compute", "instance_types", "finetune") if cfg.compute.serverless else ("compute", "size")
         finetune_size = cfg.compute.finetune_size
-        if not in_allow_list(finetune_size, tags.finetune_compute_allow_list):
-            raise ConfigError(f"'{finetune_size}' is not in the model's finetune_compute_allow_list "
-                              f"({', '.join(tags.finetune_compute_allow_list or [])})", where=env.where(*size_key))
+        _allowed(env, model, "finetune", finetune_size, size_key, cfg.compute.allow_list_exception)
         sku = find_sku(finetune_size)
         gpus = cfg.finetune.get("number_of_gpu_to_use_finetuning")
         if sku is not None and isinstance(gpus, int) and not isinstance(gpus, bool) and gpus > sku.gpus:
@@ -59,13 +66,105 @@ def check_environment(env: Environment, root: Path | None = None) -> None:
                               where=env.where("finetune", "number_of_gpu_to_use_finetuning"))
 
         # fine-tuning inputs against the pinned component's interface
-        interface = load_interface(cfg.component.name, cfg.component.version, root)
+        interface = load_interface(cfg.component.name, env.component_version, root)
         check_user_params(cfg.finetune, interface, env.where)
 
     _size(env, ("deployment", "instance_type"), cfg.deployment.instance_type, need_gpu=False, warnings=warnings)
-    if not in_allow_list(cfg.deployment.instance_type, tags.inference_compute_allow_list):
-        raise ConfigError(f"'{cfg.deployment.instance_type}' is not in the model's inference_compute_allow_list",
-                          where=env.where("deployment", "instance_type"))
+    _allowed(env, model, "inference", cfg.deployment.instance_type, ("deployment", "instance_type"),
+             cfg.deployment.allow_list_exception)
+
+
+# --------------------------------------------------------------------------- the lock's facts
+def locked_model(env: Environment, root: Path | None) -> LockedModel:
+    fm = env.config.foundation_model
+    lock = env.lock = _load_lock(root) if root is not None else None
+    how = requested(fm)
+    model = lock.model(fm.registry, fm.name, how) if lock else None
+    if model is None:
+        what = f"label {fm.label}" if fm.label else f"version {fm.version}"
+        raise ConfigError(f"{LOCK_FILE} does not pin {fm.registry}/{fm.name} ({what}); run `amlgen lock` and commit "
+                          "the lock with this change", where=env.where("foundation_model"))
+    return model
+
+
+def locked_component(env: Environment, root: Path | None) -> None:
+    comp = env.config.component
+    lock = env.lock
+    entry = lock.component(comp.registry, comp.name, requested(comp)) if lock else None
+    if entry is None:
+        raise ConfigError(f"{LOCK_FILE} does not pin {comp.registry}/{comp.name} {requested(comp)}; run `amlgen lock` "
+                          "and commit the lock with this change", where=env.where("component"))
+    env.component_version = entry.version
+    import yaml
+
+    path = interface_path(comp.name, entry.version, root)
+    if not path.is_file():
+        raise ConfigError(f"no interface for component {comp.name} {entry.version} in the catalog; add it with "
+                          "`amlgen catalog import-component SPEC`", where=env.where("component"))
+    digest = interface_digest(yaml.safe_load(path.read_text(encoding="utf-8")))
+    if digest != entry.interface_sha256:
+        raise ConfigError(f"the catalog's interface of {comp.name} {entry.version} is not the one locked "
+                          f"({entry.where}); run `amlgen lock` after reviewing `amlgen catalog diff`",
+                          where=env.where("component"))
+
+
+def _allowed(env: Environment, model: LockedModel, use: str, size: str, key: tuple[str, ...], exception: str | None) -> None:
+    allow = model.allow_list(use)
+    if allow is not None and not in_allow_list(size, allow):
+        if exception:
+            env.warnings.append(f"{env.where(*key)}: '{size}' is outside {model.name} {model.version}'s "
+                                f"{use}_compute_allow_list; allowed by exception: {exception}")
+        else:
+            raise ConfigError(f"'{size}' is not in {model.name} {model.version}'s {use}_compute_allow_list "
+                              f"({', '.join(allow)}; {model.where}); pick one of those sizes, or give "
+                              f"{key[0]}.allow_list_exception with the reason", where=env.where(*key))
+    spec = model.min_sku.get(use)
+    sku = find_sku(size)
+    if spec and sku is not None:
+        problem = min_sku_problem(sku, spec)
+        if problem:
+            raise ConfigError(f"'{sku.name}' is below {model.name} {model.version}'s minimum {use} SKU ({problem})",
+                              where=env.where(*key))
+
+
+def min_sku_problem(sku, spec: str) -> str | None:
+    """The registry's ``cores|GPUs|memory GB|disk GB`` minimum against the catalog's size, or None when it fits."""
+    parts = spec.split("|")
+    try:
+        cores, gpus, memory = int(parts[0]), int(parts[1]), float(parts[2])
+    except (IndexError, ValueError):
+        return None  # a spec we cannot read is not a reason to refuse
+    short = [f"{what} {have:g} < {need:g}" for what, have, need in
+             (("vCPUs", sku.vcpus, cores), ("GPUs", sku.gpus, gpus), ("memory GB", sku.memory_gb, memory)) if have < need]
+    return ", ".join(short) or None
+
+
+def lifecycle_warnings(env: Environment, model: LockedModel, today: dt.date) -> list[str]:
+    """What the registry's lifecycle says about using the model here (warnings; apply decides what it refuses)."""
+    out = []
+    where = env.where("foundation_model")
+    life = model.lifecycle
+    uses = ("finetune", "inference") if env.trains else ("inference",)
+    notes = []
+    for use in uses:
+        state, date = life.status(use, today)
+        if state != "current":
+            notes.append(f"{'fine-tuning' if use == 'finetune' else 'inference'} {state} on {date}")
+    if life.archived:
+        notes.insert(0, "archived")
+    if notes:
+        suggestions = [f"{m.name} {m.version}" for m in current_alternatives(model, env, today)]
+        out.append(f"{where}: {model.name} {model.version} in registry {model.registry}: {', '.join(notes)} "
+                   f"(as the registry reports, {model.where})"
+                   + (f"; current {model.task or 'same-task'} models: {', '.join(suggestions)}" if suggestions else ""))
+    return out
+
+
+def current_alternatives(model: LockedModel, env: Environment, today: dt.date) -> list[LockedModel]:
+    """The lock's other models of the same task that are neither archived nor retired for fine-tuning."""
+    alternatives = env.lock.alternatives if env.lock else []
+    return [m for m in alternatives if m.name != model.name and not m.lifecycle.archived
+            and m.lifecycle.status("finetune", today)[0] != "retired" and (not model.task or m.task == model.task)]
 
 
 def _size(env: Environment, key: tuple[str, ...], size: str, *, need_gpu: bool, warnings: list[str]) -> None:

@@ -56,25 +56,33 @@ class PromotionRegistry(Strict):
     locations: list[Region] = Field(min_length=1)
 
 
-class ModelTags(Strict):
-    """Tags of the foundation model that amlgen understands (copied from the registry when pinning)."""
-
-    finetune_compute_allow_list: list[VmSize] | None = None
-    inference_compute_allow_list: list[VmSize] | None = None
-    model_specific_defaults: dict[str, ParamValue] | None = None
+LabelName = Annotated[str, SC(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
 
 
-class FoundationModel(Strict):
+class _Pinned(Strict):
+    """A registry asset asked for by version or by label; ``amlgen lock`` pins what it resolves to."""
+
+    version: AssetVersion | None = None
+    label: LabelName | None = None  # e.g. latest: the lock records the version it resolved to
+
+    @model_validator(mode="after")
+    def _one_of(self) -> _Pinned:
+        if (self.version is None) == (self.label is None):
+            raise ValueError("give exactly one of version or label")
+        return self
+
+
+class FoundationModel(_Pinned):
+    """The model the registry publishes; its facts (allow-lists, model defaults, lifecycle) live in infra/lock.yml."""
+
     registry: RegistryName = "azureml"
     name: RegistryAssetName
-    version: AssetVersion  # pinned: never a 'latest' label
-    tags: ModelTags = Field(default_factory=ModelTags)
+    alternatives: list[RegistryAssetName] = Field(default_factory=list)  # suggested when the model is retired
 
 
-class Component(Strict):
+class Component(_Pinned):
     registry: RegistryName = "azureml"
     name: AssetName = "chat_completion_pipeline"
-    version: AssetVersion
 
 
 class ServerlessInstanceTypes(Strict):
@@ -96,6 +104,7 @@ class Compute(Strict):
     idle_time_before_scale_down: int = Field(default=120, ge=0, le=7 * 24 * 3600)  # seconds
     description: str = ""
     instance_types: ServerlessInstanceTypes | None = None
+    allow_list_exception: str | None = None  # a reviewed reason to fine-tune on a size outside the model's allow-list
 
     @model_validator(mode="after")
     def _shape(self) -> Compute:
@@ -207,6 +216,7 @@ class Deployment(Strict):
     request_timeout_ms: int = Field(default=90000, ge=1000, le=180000)
     max_concurrent_requests_per_instance: int | None = Field(default=None, ge=1, le=1000)
     traffic: int = Field(default=100, ge=0, le=100)
+    allow_list_exception: str | None = None  # a reviewed reason to serve on a size outside the model's allow-list
 
 
 class Inference(Strict):
@@ -261,6 +271,9 @@ class Environment:
     origins: Origins = field(default_factory=dict, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     warnings: list[str] = field(default_factory=list)  # from the offline rules (generator.checks)
+    model: Any = None  # the foundation model's locked facts (generator.lock.LockedModel), set by checks
+    lock: Any = None  # the project's lock (generator.lock.Lock), set by checks
+    component_version: str = ""  # the component version the lock resolved, set by checks
 
     @property
     def trains(self) -> bool:
@@ -339,7 +352,7 @@ def _copy_origins(src: Origins, prefix: KeyPath, out: Origins) -> None:
             out[key] = value
 
 
-def _load_one(root: Path, name: str) -> Environment:
+def _load_one(root: Path, name: str, *, checked: bool = True) -> Environment:
     defaults_rel = f"{INFRA_DIR}/{DEFAULTS_FILE}"
     env_rel = f"{INFRA_DIR}/{ENVIRONMENTS_DIR}/{name}.yml"
     files: list[str] = []
@@ -365,10 +378,16 @@ def _load_one(root: Path, name: str) -> Environment:
     except ValidationError as exc:
         raise _config_error(exc, origins, env_rel) from None
     env = Environment(name=name, config=config, files=files, origins=origins, raw=merged)
-    from .checks import check_environment  # the offline rules (SKUs, allow-lists, component interface, names)
+    if checked:
+        from .checks import check_environment  # the offline rules (SKUs, allow-lists, component interface, names)
 
-    check_environment(env, root)
+        check_environment(env, root)
     return env
+
+
+def raw_environments(root: Path) -> list[Environment]:
+    """Every environment, typed but without the offline rules that need the lock (for ``amlgen lock`` itself)."""
+    return [_load_one(root, name, checked=False) for name in environment_names(root)]
 
 
 def load_all(root: Path) -> list[Environment]:

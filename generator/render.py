@@ -174,8 +174,9 @@ def slug(text: str) -> str:
 def _job_context(env: Environment, data: DataInfo, interface: ComponentInterface) -> tuple[dict[str, Any], list[Change]]:
     cfg = env.config
     fm = cfg.foundation_model
-    defaults_where = env.where("foundation_model", "tags", "model_specific_defaults")
-    params, changes = effective_params(cfg.finetune, fm.tags.model_specific_defaults, cfg.finetune_keep, interface,
+    model = env.model
+    defaults_where = f"{model.where}: model_specific_defaults of {model.name} {model.version}"
+    params, changes = effective_params(cfg.finetune, model.model_defaults(), cfg.finetune_keep, interface,
                                        defaults_where=defaults_where, where=env.where)
     sku = find_sku(cfg.compute.finetune_size)
     assert sku is not None  # checked when the environment was loaded (generator.checks)
@@ -192,7 +193,7 @@ def _job_context(env: Environment, data: DataInfo, interface: ComponentInterface
     else:
         compute_inputs.update({f"compute_{step}": cfg.compute.name for step in STEPS})
 
-    model_path = f"azureml://registries/{fm.registry}/models/{fm.name}/versions/{fm.version}"
+    model_path = model.asset_id  # the version the lock resolved
     job_params = {"number_of_gpu_to_use_finetuning": gpus, **params}
     input_names = ["mlflow_model_path", *compute_inputs, *data.inputs, *job_params]
     unknown = [n for n in input_names if n not in interface.inputs]
@@ -208,7 +209,7 @@ def _job_context(env: Environment, data: DataInfo, interface: ComponentInterface
         "display_name": cfg.pipeline.display_name or display_name(fm.name, job_params, gpus),
         "experiment_name": cfg.pipeline.experiment_name or f"chat_completion_{fm.name}",
         "description": cfg.pipeline.description
-        or f"Fine-tune {fm.name} {fm.version} on {cfg.data.dataset} with {cfg.component.name} {cfg.component.version}",
+        or f"Fine-tune {fm.name} {model.version} on {cfg.data.dataset} with {cfg.component.name} {env.component_version}",
         "force_rerun": cfg.pipeline.force_rerun,
         "continue_on_step_failure": cfg.pipeline.continue_on_step_failure,
         "model_path": model_path,
@@ -217,7 +218,7 @@ def _job_context(env: Environment, data: DataInfo, interface: ComponentInterface
         "params": job_params,
         "step": cfg.component.name,
         "component_id": f"azureml://registries/{cfg.component.registry}/components/{cfg.component.name}"
-                        f"/versions/{cfg.component.version}",
+                        f"/versions/{env.component_version}",
         "input_names": input_names,
         "tags": tags,
     }
@@ -292,7 +293,7 @@ def render_environment(env: Environment, templates: Mapping[str, str], data: Dat
                        root: Any = None) -> RenderResult:
     """Render every spec of one environment (one loop over the kinds table). Pure: same inputs, same bytes."""
     data = data or DataInfo()
-    interface = load_interface(env.config.component.name, env.config.component.version, root) if env.trains else None
+    interface = load_interface(env.config.component.name, env.component_version, root) if env.trains else None
     context, changes = build_context(env, data, interface)
     jenv = make_jinja(templates)
     out_dir = f"{SPECS_DIR}/{env.name}"

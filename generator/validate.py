@@ -132,7 +132,7 @@ def check_set(specs: list[Spec], env: Environment | None, report: Report, root: 
     endpoints = {s.data.get("name"): s for s in by_kind.get("endpoint", []) + by_kind.get("traffic", [])}
     data_assets = {(s.data.get("name"), str(s.data.get("version"))): s for s in by_kind.get("data", [])}
     deployments = by_kind.get("deployment", [])
-    tags = env.config.foundation_model.tags if env else None
+    allow = _allow_lists(env)
 
     for spec in by_kind.get("compute", []):
         size = spec.data.get("size")
@@ -147,7 +147,7 @@ def check_set(specs: list[Spec], env: Environment | None, report: Report, root: 
                 err(spec, ("path",), f"local file {path} does not exist yet (run `amlgen data prepare`)", "warning")
 
     for job in jobs.values():
-        _check_job(job, computes, data_assets, tags, report, err, root)
+        _check_job(job, computes, data_assets, allow, report, err, root)
 
     for model in models.values():
         path = str(model.data.get("path", ""))
@@ -175,7 +175,7 @@ def check_set(specs: list[Spec], env: Environment | None, report: Report, root: 
         size = dep.data.get("instance_type")
         if isinstance(size, str):
             _check_size(dep, ("instance_type",), size, need_gpu=False, report=report)
-            if tags and not in_allow_list(size, tags.inference_compute_allow_list):
+            if allow and not in_allow_list(size, allow["inference"]) and not env.config.deployment.allow_list_exception:  # type: ignore[union-attr]
                 err(dep, ("instance_type",), f"'{size}' is not in the model's inference_compute_allow_list")
 
     dep_names = {(d.data.get("endpoint_name"), d.data.get("name")) for d in deployments}
@@ -206,7 +206,15 @@ def _check_size(spec: Spec, keys: tuple[str, ...], size: str, *, need_gpu: bool,
         report.problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys), f"'{sku.name}' is being retired: {sku.note}", "warning"))
 
 
-def _check_job(job: Spec, computes: dict[Any, Spec], data_assets: dict[Any, Spec], tags: Any, report: Report, err: Any,
+def _allow_lists(env: Environment | None) -> dict[str, list[str] | None] | None:
+    """The locked model's allow-lists (None for loose files: no environment, no lock)."""
+    if env is None or env.model is None:
+        return None
+    return {"finetune": env.model.allow_list("finetune"), "inference": env.model.allow_list("inference"),
+            "finetune_exception": env.config.compute.allow_list_exception}
+
+
+def _check_job(job: Spec, computes: dict[Any, Spec], data_assets: dict[Any, Spec], allow: Any, report: Report, err: Any,
                root: Path | None = None) -> None:
     parent_inputs: dict[str, Any] = job.data.get("inputs") or {}
     used: set[str] = set()
@@ -282,7 +290,7 @@ def _check_job(job: Spec, computes: dict[Any, Spec], data_assets: dict[Any, Spec
                     err(job, size_keys, f"fine-tuning needs a GPU size; '{sku.name}' has none")
                 elif isinstance(gpus_value, int) and gpus_value > sku.gpus:
                     err(job, gpus_keys, f"uses {gpus_value} GPUs per node but '{sku.name}' has {sku.gpus}")
-            if tags and not in_allow_list(size, tags.finetune_compute_allow_list):
+            if allow and not in_allow_list(size, allow["finetune"]) and not allow["finetune_exception"]:
                 err(job, size_keys, f"'{size}' is not in the model's finetune_compute_allow_list")
 
         # data assets referenced by name:version must be defined here

@@ -248,6 +248,28 @@ class Workspace:
         label = f"{name} (resource group {rg}){target.label_suffix}"
         return cls(client, restore=restore, label=label, target=target)
 
+    @classmethod
+    def connect_registry(cls, registry: str, *, target: Any = None, retry_total: int | None = None,
+                         retry_backoff_factor: float | None = None, credential: Any = None) -> "Workspace":
+        """An MLClient for an Azure ML registry (``MLClient(credential, registry_name=...)``), wrapped the same way."""
+        target = target or AzureTarget()
+        _quiet_sdk_logging()
+        kwargs: dict[str, Any] = {"show_progress": False, **target.client_kwargs()}
+        if retry_total is not None:
+            kwargs["retry_total"] = retry_total
+        if retry_backoff_factor is not None:
+            kwargs["retry_backoff_factor"] = retry_backoff_factor
+        restore = target.prepare()
+        try:
+            from azure.ai.ml import MLClient
+
+            client = MLClient(credential or target.credential(), registry_name=registry, **kwargs)
+        except Exception as exc:
+            if restore:
+                restore()
+            raise AzureError(f"cannot configure the client of registry '{registry}': {scrub(_first_line(str(exc)))}") from None
+        return cls(client, restore=restore, label=f"registry {registry}{target.label_suffix}", target=target)
+
     @property
     def workspace_id(self) -> tuple[str, str, str]:
         c = self.client

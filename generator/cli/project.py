@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -9,7 +10,7 @@ import typer
 
 from ..errors import EXIT_INVALID, AmlgenError, UsageProblem
 from .app import app
-from .options import AllOpt, EnvsOpt, ProjectOpt, envs, root
+from .options import AllOpt, BackoffOpt, EnvsOpt, ProjectOpt, RetryOpt, TargetOpt, envs, root
 
 
 @app.command()
@@ -110,3 +111,44 @@ def list_skus() -> None:
 
     for sku in sorted(sku_catalog().values(), key=lambda s: (s.status, s.gpus, s.name)):
         typer.echo(f"{sku.name:28} gpus={sku.gpus} {sku.gpu or '':16} {sku.status}")
+
+
+@app.command()
+def lock(
+    upgrade: Annotated[bool, typer.Option("--upgrade", help="Move labels (such as latest) to their newest versions.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; fail if the lock is not what the registry resolves now.")] = False,
+    project: ProjectOpt = None,
+    target: TargetOpt = "azure",
+    retry_total: RetryOpt = None,
+    retry_backoff_factor: BackoffOpt = None,
+) -> None:
+    """Pin the registry's facts about the foundation model and the component in infra/lock.yml."""
+    from .. import api
+    from ..lock import LOCK_FILE
+    from .options import connect_options
+
+    where = root(project)
+    with _lock_target(where, target) as tgt:
+        outcome = api.lock(where, target=tgt, upgrade=upgrade, check=check,
+                           **connect_options(retry_total, retry_backoff_factor))
+    for line in outcome.moves:
+        typer.echo(line)
+    if check:
+        typer.echo(f"ok: {LOCK_FILE} is current")
+    else:
+        typer.echo(f"{'wrote' if outcome.written else 'unchanged:'} {LOCK_FILE}")
+
+
+@contextmanager
+def _lock_target(where: Path, target: str):
+    """``--target local`` without a running ``amlgen emulator``: an in-process one (the registry is static)."""
+    from .. import api
+    from ..emulator.target import LocalTarget, read_state
+
+    if target != "local" or read_state(where) is not None:
+        yield api.target(where, target)
+        return
+    from ..emulator import Emulator
+
+    with Emulator() as emu:
+        yield LocalTarget(emu.base_url, emu.ca_path)

@@ -57,6 +57,7 @@ def apply(
     specs: SpecsOpt = None,
     yes: YesOpt = False,
     replace: Annotated[bool, typer.Option("--replace", help="Allow replacing resources that cannot change in place (an idle cluster's size).")] = False,
+    allow_retired: Annotated[bool, typer.Option("--allow-retired", help="Start a fine-tune of a model the registry reports retired for fine-tuning.")] = False,
     job_timeout: Annotated[Optional[float], typer.Option("--job-timeout", help="Seconds to wait for the pipeline job (default: no limit).")] = None,
     poll_interval: Annotated[Optional[float], typer.Option("--poll-interval", help="Seconds between job status polls.")] = None,
     retry_total: RetryOpt = None,
@@ -71,6 +72,7 @@ def apply(
     where, tgt = _where(project, target, workspace_config)
     result = api.apply(where, one_env(env), target=tgt, specs=specs, yes=yes, reporter=Reporter(),
                        poll_interval=poll_interval, job_timeout=job_timeout, allow_replace=replace,
+                       allow_retired=allow_retired,
                        **connect_options(retry_total, retry_backoff_factor))
     if not result.ok:
         for message in result.errors[1:]:

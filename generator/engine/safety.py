@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..config import Environment, load_all
 from ..errors import AmlgenError, UsageProblem
@@ -56,3 +57,28 @@ def guard(root: Path, env: Environment, ws: Workspace, *, action: str, yes: bool
         who = f"protected (environment{'s' if len(protectors) > 1 else ''} {', '.join(protectors)})" if protectors \
             else "about to be changed"
         confirm(f"Workspace {ws.label} is {who}. {action}?", yes=yes, what=f"workspace {ws.label} is {who}", ask=ask)
+
+
+def retired_finetune(env: Environment, ws: Workspace, resources: list, *, allow: bool, reporter: Any = None) -> None:
+    """No GPU cluster starts a fine-tune the registry says is retired, on Azure, without ``--allow-retired``.
+
+    Against the emulator (rehearsal) it is a warning. A job that already ran starts nothing and is not refused.
+    """
+    import datetime as dt
+
+    model = env.model
+    if model is None or not env.trains:
+        return
+    state, date = model.lifecycle.status("finetune", dt.date.today())
+    if state != "retired":
+        return
+    new_jobs = [r for r in resources if r.kind.run_once and ws.get(r.ref) is None]
+    if not new_jobs:
+        return
+    what = (f"the registry reports fine-tuning of {model.name} {model.version} retired on {date} ({model.where}); "
+            f"job {new_jobs[0].name} would start a GPU cluster for it")
+    if ws.target.is_local or allow:
+        if reporter is not None:
+            reporter.line(f"warning: {what}" + ("" if ws.target.is_local else " (allowed by --allow-retired)"))
+        return
+    raise AmlgenError(f"{what}; pick a current model (amlgen validate lists them) or pass --allow-retired")

@@ -17,6 +17,7 @@ def make_project(root: Path, data: dict | None = None, env: str = "dev", inferen
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "infra" / "environments", root / "infra" / "environments", dirs_exist_ok=True)
     shutil.copy(REPO / "infra" / "defaults.yml", root / "infra" / "defaults.yml")
+    shutil.copy(REPO / "infra" / "lock.yml", root / "infra" / "lock.yml")
     env_file = root / "infra" / "environments" / f"{env}.yml"
     if not env_file.exists():
         shutil.copy(root / "infra" / "environments" / "dev.yml", env_file)

@@ -1,0 +1,284 @@
+"""The lock: the registry's truth about the foundation model and the pipeline component, pinned and reviewable.
+
+``amlgen lock`` resolves, through the SDK's registry client, every foundation model and component the
+environments name (by version, or by label such as ``latest``) and writes ``infra/lock.yml``: the model's asset
+id and version, the tags the notebook reads (``finetune_compute_allow_list``, ``inference_compute_allow_list``,
+``model_specific_defaults``) verbatim as the registry returns them, its minimum SKU specs, its lifecycle as the
+registry reports it (archived; fine-tuning and inference deprecation and retirement dates), and, for the
+component, its version and the digest of its interface (the interface itself stays in the catalog). Without
+``--upgrade`` a label keeps the version already locked; with it, labels move and the moves are printed.
+
+Everything offline (render, validate, checks) reads only the lock. Registry facts are never typed into
+``infra/``: allow-lists, model defaults and dates come from here.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .paths import INFRA_DIR
+from .yamlutil import Origins, load_with_origins
+
+LOCK_FILE = f"{INFRA_DIR}/lock.yml"
+LOCK_VERSION = 1
+NOTEBOOK_TAGS = ("finetune_compute_allow_list", "inference_compute_allow_list", "model_specific_defaults")
+DATES = ("finetune_deprecation", "finetune_retirement", "inference_deprecation", "inference_retirement")
+
+
+# --------------------------------------------------------------------------- what the lock holds
+@dataclass(frozen=True)
+class Lifecycle:
+    archived: bool = False
+    finetune_deprecation: dt.date | None = None
+    finetune_retirement: dt.date | None = None
+    inference_deprecation: dt.date | None = None
+    inference_retirement: dt.date | None = None
+    source: str = ""  # which registry answer the lifecycle came from
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"archived": self.archived}
+        out.update({k: getattr(self, k).isoformat() for k in DATES if getattr(self, k) is not None})
+        if self.source:
+            out["source"] = self.source
+        return out
+
+    def status(self, use: str, today: dt.date) -> tuple[str, dt.date | None]:
+        """(``retired`` | ``deprecated`` | ``current``, date) of ``use`` (``finetune`` or ``inference``) on ``today``."""
+        retired, deprecated = getattr(self, f"{use}_retirement"), getattr(self, f"{use}_deprecation")
+        if retired is not None and retired <= today:
+            return "retired", retired
+        if deprecated is not None and deprecated <= today:
+            return "deprecated", deprecated
+        return "current", None
+
+
+@dataclass(frozen=True)
+class LockedModel:
+    registry: str
+    name: str
+    requested: str  # "14" or "label:latest"
+    version: str
+    asset_id: str
+    task: str = ""
+    tags: dict[str, str] = field(default_factory=dict)  # verbatim, as the registry returns them
+    min_sku: dict[str, str] = field(default_factory=dict)  # finetune/inference: "cores|gpus|memory GB|disk GB"
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    where: str = LOCK_FILE  # file:line of the entry (for errors)
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.registry, self.name, self.requested)
+
+    def parsed(self, tag: str) -> Any:
+        """A tag's value parsed the way the notebook parses it (``ast.literal_eval``); None when absent."""
+        text = self.tags.get(tag)
+        if text is None:
+            return None
+        try:
+            return ast.literal_eval(text) if isinstance(text, str) else text
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise ConfigError(f"the registry's tag {tag} of {self.name} {self.version} cannot be parsed "
+                              f"({str(text)[:60]!r}); run `amlgen lock` again or report it", where=self.where) from None
+
+    def allow_list(self, use: str) -> list[str] | None:
+        value = self.parsed(f"{use}_compute_allow_list")
+        if value is None:
+            return None
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"the registry's {use}_compute_allow_list of {self.name} {self.version} is not a list "
+                              "of VM sizes", where=self.where)
+        return list(value)
+
+    def model_defaults(self) -> dict[str, Any]:
+        value = self.parsed("model_specific_defaults")
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"the registry's model_specific_defaults of {self.name} {self.version} is not a mapping",
+                              where=self.where)
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"registry": self.registry, "name": self.name, "requested": self.requested, "version": self.version,
+                "asset_id": self.asset_id, "task": self.task, "tags": dict(sorted(self.tags.items())),
+                "min_sku": dict(sorted(self.min_sku.items())), "lifecycle": self.lifecycle.to_dict()}
+
+
+@dataclass(frozen=True)
+class LockedComponent:
+    registry: str
+    name: str
+    requested: str
+    version: str
+    asset_id: str
+    interface_sha256: str
+    where: str = LOCK_FILE
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.registry, self.name, self.requested)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"registry": self.registry, "name": self.name, "requested": self.requested, "version": self.version,
+                "asset_id": self.asset_id, "interface_sha256": self.interface_sha256}
+
+
+@dataclass
+class Lock:
+    models: list[LockedModel] = field(default_factory=list)
+    components: list[LockedComponent] = field(default_factory=list)
+    alternatives: list[LockedModel] = field(default_factory=list)  # current models of the same task, for suggestions
+
+    def model(self, registry: str, name: str, requested: str) -> LockedModel | None:
+        return next((m for m in self.models if m.key() == (registry, name, requested)), None)
+
+    def component(self, registry: str, name: str, requested: str) -> LockedComponent | None:
+        return next((c for c in self.components if c.key() == (registry, name, requested)), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lock_version": LOCK_VERSION,
+                "models": [m.to_dict() for m in sorted(self.models, key=LockedModel.key)],
+                "components": [c.to_dict() for c in sorted(self.components, key=LockedComponent.key)],
+                "alternatives": [m.to_dict() for m in sorted(self.alternatives, key=LockedModel.key)]}
+
+
+# --------------------------------------------------------------------------- requests from infra/
+def requested(spec: Any) -> str:
+    """How an environment asks for a model or component: ``14`` (a version) or ``label:latest``."""
+    label = getattr(spec, "label", None)
+    return f"label:{label}" if label else str(spec.version)
+
+
+def interface_digest(interface: dict[str, Any]) -> str:
+    """sha256 of a component interface's inputs and outputs (canonical JSON), as derived into the catalog."""
+    body = {"inputs": interface.get("inputs", {}), "outputs": interface.get("outputs", {})}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- reading
+def _date(value: Any, where: str) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise ConfigError(f"not a date: {value!r}", where=where) from None
+
+
+def _model(entry: Any, origins: Origins, path: tuple, shown: str) -> LockedModel:
+    line = origins.get(path, (shown, 0))[1]
+    where = f"{shown}:{line}"
+    if not isinstance(entry, dict):
+        raise ConfigError("a lock entry must be a mapping", where=where)
+    try:
+        life = entry.get("lifecycle") or {}
+        lifecycle = Lifecycle(bool(life.get("archived", False)),
+                              *(_date(life.get(k), where) for k in DATES), str(life.get("source", "")))
+        return LockedModel(str(entry["registry"]), str(entry["name"]), str(entry["requested"]), str(entry["version"]),
+                           str(entry["asset_id"]), str(entry.get("task", "")),
+                           {str(k): str(v) for k, v in (entry.get("tags") or {}).items()},
+                           {str(k): str(v) for k, v in (entry.get("min_sku") or {}).items()}, lifecycle, where)
+    except KeyError as exc:
+        raise ConfigError(f"the lock entry has no {exc.args[0]}; run `amlgen lock`", where=where) from None
+
+
+def load(root: Path) -> Lock | None:
+    """The committed lock, or None when the project has none yet."""
+    path = Path(root) / LOCK_FILE
+    if not path.is_file():
+        return None
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key in _CACHE:
+        return _CACHE[key]
+    data, origins = load_with_origins(path, display=LOCK_FILE)
+    if not isinstance(data, dict) or data.get("lock_version") != LOCK_VERSION:
+        raise ConfigError(f"not an amlgen lock (lock_version {LOCK_VERSION}); run `amlgen lock`", where=f"{LOCK_FILE}:1")
+    lock = Lock()
+    for i, entry in enumerate(data.get("models") or []):
+        lock.models.append(_model(entry, origins, ("models", i), LOCK_FILE))
+    for i, entry in enumerate(data.get("alternatives") or []):
+        lock.alternatives.append(_model(entry, origins, ("alternatives", i), LOCK_FILE))
+    for i, entry in enumerate(data.get("components") or []):
+        where = f"{LOCK_FILE}:{origins.get(('components', i), (LOCK_FILE, 0))[1]}"
+        try:
+            lock.components.append(LockedComponent(str(entry["registry"]), str(entry["name"]), str(entry["requested"]),
+                                                   str(entry["version"]), str(entry["asset_id"]),
+                                                   str(entry["interface_sha256"]), where))
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"malformed component entry ({exc}); run `amlgen lock`", where=where) from None
+    _CACHE.clear()
+    _CACHE[key] = lock
+    return lock
+
+
+_CACHE: dict[tuple, Lock] = {}
+
+
+# --------------------------------------------------------------------------- writing
+HEADER = (
+    "# Generated by `amlgen lock` from the Azure ML registries; do not edit. Change the model or component in\n"
+    "# infra/ and run `amlgen lock`; `amlgen lock --upgrade` moves labels (such as latest) to their newest versions.\n"
+    "# Tags are verbatim as the registry returns them; render, validate and every offline command read only this.\n"
+)
+
+
+def dump(lock: Lock) -> str:
+    import yaml
+
+    return HEADER + yaml.safe_dump(lock.to_dict(), sort_keys=False, width=120, allow_unicode=True)
+
+
+def write(root: Path, lock: Lock) -> bool:
+    """Write the lock atomically (a temporary file renamed over it); False when the content is unchanged."""
+    from . import interrupts
+
+    path = Path(root) / LOCK_FILE
+    text = dump(lock)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    fd, tmp = tempfile.mkstemp(prefix=".lock.yml.", dir=path.parent)
+    os.fchmod(fd, 0o644)  # a committed file: readable like the rest of the checkout (mkstemp makes it 0600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with interrupts.critical():
+            os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def moves(old: Lock | None, new: Lock) -> list[str]:
+    """What a lock run changed, one line each (for the terminal; the reviewer sees the file's diff)."""
+    lines: list[str] = []
+    before = {m.key(): m for m in (old.models if old else [])}
+    for m in new.models:
+        prev = before.get(m.key())
+        if prev is None:
+            lines.append(f"+ model {m.registry}/{m.name} ({m.requested}): {m.version}")
+        elif prev.version != m.version:
+            lines.append(f"~ model {m.registry}/{m.name} ({m.requested}): {prev.version} -> {m.version}")
+        elif prev.to_dict() != m.to_dict():
+            lines.append(f"~ model {m.registry}/{m.name} {m.version}: the registry's facts changed")
+    cbefore = {c.key(): c for c in (old.components if old else [])}
+    for c in new.components:
+        prev_c = cbefore.get(c.key())
+        if prev_c is None:
+            lines.append(f"+ component {c.registry}/{c.name} ({c.requested}): {c.version}")
+        elif prev_c.version != c.version or prev_c.interface_sha256 != c.interface_sha256:
+            lines.append(f"~ component {c.registry}/{c.name} ({c.requested}): {prev_c.version} -> {c.version}")
+    return lines
