@@ -247,7 +247,7 @@ def plan(root: Path, env: str, *, target: Any, specs: Path | None = None, **conn
     from .engine.plan import make_plan
 
     with session(root, env, target=target, specs=specs, **connect) as s:
-        return make_plan(s.ws, env, s.resources)
+        return make_plan(s.ws, env, s.resources, s.env.config.rollout)
 
 
 def apply(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: bool = False,
@@ -266,7 +266,23 @@ def apply(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: 
             if reporter is not None:
                 reporter.line(f"Applying {shown(s.resources[0].path.parent, root)} to {s.ws.label}")
             return run(s.ws, s.resources, env, reporter=reporter, poll_interval=poll, sequential=sequential,
-                       job_timeout=job_timeout, allow_replace=allow_replace)
+                       job_timeout=job_timeout, allow_replace=allow_replace, rollout=s.env.config.rollout,
+                       request=sample_request(s.env, root))
+
+
+def sample_request(env: Environment, root: Path) -> dict[str, Any]:
+    """The request the smoke test scores: the environment's prepared sample request, else a built-in one."""
+    import json
+
+    from .engine.ops import default_request as builtin
+
+    path = default_request(env, root)
+    if path is not None:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass
+    return builtin(env)
 
 
 def default_request(env: Environment, root: Path) -> Path | None:
@@ -343,3 +359,24 @@ def lock(root: Path, *, target: Any, upgrade: bool = False, check: bool = False,
     with hold(root, "lock", "lock"):
         written = lockmod.write(root, new)
     return LockOutcome(new, changes, written)
+
+
+def rollback(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: bool = False,
+             ask: Callable[[str], bool] | None = None, reporter: Any = None, **connect: Any) -> tuple[str, str]:
+    """Move the endpoint's traffic back to the previous deployment (kept by ``rollout.keep``)."""
+    from .engine.ops import endpoint_of
+    from .engine.rollout import Rollouts, previous_deployment
+    from .engine.safety import guard
+    from .locks import hold
+
+    with session(root, env, target=target, specs=specs, **connect) as s:
+        endpoint, _ = endpoint_of(s.resources)
+        current, previous = previous_deployment(s.ws, endpoint)
+        guard(root, s.env, s.ws, action=f"Move {endpoint}'s traffic from {current} back to {previous}", yes=yes, ask=ask)
+        with hold(root, f"apply-{env}", "apply"):
+            mover = Rollouts(s.ws, s.env.config.rollout, sample_request(s.env, root), reporter)
+            problem = mover.check(endpoint, previous)
+            if problem:
+                raise SpecError(f"cannot roll back to {previous}: {problem}")
+            mover.route(endpoint, {previous: 100}, {}, f"rollback: {previous}=100% (was {current})")
+        return current, previous

@@ -37,6 +37,8 @@ def check_environment(env: Environment, root: Path | None = None, today: dt.date
         key = ("endpoint", "name") if cfg.endpoint.name else ("endpoint", "name_prefix")
         raise ConfigError(f"the endpoint name '{env.endpoint_name}' {problem}", where=env.where(*key))
 
+    _role(env)
+
     # the registry's facts about the foundation model and the component: from the lock, never typed
     model = env.model = locked_model(env, root)
     if env.trains:
@@ -167,6 +169,35 @@ def current_alternatives(model: LockedModel, env: Environment, today: dt.date) -
             and m.lifecycle.status("finetune", today)[0] != "retired" and (not model.task or m.task == model.task)]
 
 
+def _role(env: Environment) -> None:
+    """A training environment has a compute and no promoted model; a deploying one names its source."""
+    cfg = env.config
+    role_where = env.where("environment", "role")
+    if env.trains:
+        if cfg.compute is None:
+            raise ConfigError("a training environment needs a compute: section (or role: deploy)", where=role_where)
+        for key in ("promotion", "promoted"):
+            if getattr(cfg, key) is not None:
+                raise ConfigError(f"{key}: belongs to an environment that deploys promoted models (role: deploy); "
+                                  "this one trains", where=env.where(key))
+        return
+    if cfg.promotion is None:
+        raise ConfigError("an environment that deploys (role: deploy) needs promotion.source: the training "
+                          "environment its models come from", where=role_where)
+    if cfg.promoted is not None and cfg.promoted.source_env != cfg.promotion.source:
+        raise ConfigError(f"the promoted model came from '{cfg.promoted.source_env}', not from promotion.source "
+                          f"'{cfg.promotion.source}'; run `amlgen promote --from {cfg.promotion.source} --to {env.name}`",
+                          where=env.where("promoted", "source_env"))
+    own = env.raw_own if hasattr(env, "raw_own") else {}
+    for key in ("compute", "data", "finetune", "pipeline", "model"):
+        if key in own:
+            env.warnings.append(f"{env.where(key)}: ignored: an environment that deploys promoted models does not "
+                                "train")
+    if cfg.promoted is None:
+        env.warnings.append(f"{env.where('promotion')}: nothing promoted yet: only the endpoint is rendered; run "
+                            f"`amlgen promote --from {cfg.promotion.source} --to {env.name}`")
+
+
 def _size(env: Environment, key: tuple[str, ...], size: str, *, need_gpu: bool, warnings: list[str]) -> None:
     problem = sku_problem(size, need_gpu=need_gpu)
     if problem:
@@ -186,7 +217,7 @@ def managed_resources(env: Environment) -> dict[tuple[str, ...], tuple[str, ...]
         ("online endpoint", cfg.workspace.location, env.endpoint_name.lower()):
             ("endpoint", "name") if cfg.endpoint.name else ("endpoint", "name_prefix"),
     }
-    if env.trains and not cfg.compute.serverless and cfg.compute.name:
+    if env.trains and cfg.compute is not None and not cfg.compute.serverless and cfg.compute.name:
         out[("compute", *ws, cfg.compute.name.lower())] = ("compute", "name")
     return out
 

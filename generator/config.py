@@ -12,253 +12,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic import StringConstraints as SC
+from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError
-from .names import (AssetName, AssetVersion, ComputeName, DeploymentName, EndpointName, Guid, RegistryAssetName,
-                    RegistryName, Region, ResourceGroupName, VmSize, WorkspaceName)
 from .names import RULES as NAME_RULES
 from .names import unique_endpoint_name
-from .paths import DEFAULTS_FILE, ENVIRONMENTS_DIR, INFRA_DIR, find_project_root, relative_problem
+from .paths import DEFAULTS_FILE, ENVIRONMENTS_DIR, INFRA_DIR, find_project_root  # noqa: F401
 from .yamlutil import KeyPath, Origins, dotted, load_with_origins
 
-# Field types for Azure names: the rules themselves live in generator.names (one home, tested against the SDK).
-MAX_NODES = 1000  # instances of a cluster or deployment; anything above is a typo, not a plan
-TagValue = str | int | float | bool
-ParamValue = str | int | float | bool
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True,  # schemas built on first use
-                              allow_inf_nan=False)  # NaN and infinities are never a setting
-
-
-class EnvironmentMeta(Strict):
-    description: str = ""
-    protected: bool = False  # apply/destroy/replace on this environment's workspace need --yes or a confirmation
-    role: Literal["train", "deploy"] = "train"  # train: compute, job, model; deploy: a promoted registry model
-
-
-class Workspace(Strict):
-    subscription_id: Guid
-    resource_group: ResourceGroupName
-    name: WorkspaceName
-    location: Region
-
-
-class PromotionRegistry(Strict):
-    """The Azure ML registry that carries trained models from dev to prod."""
-
-    name: RegistryName
-    locations: list[Region] = Field(min_length=1)
-
-
-LabelName = Annotated[str, SC(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
-
-
-class _Pinned(Strict):
-    """A registry asset asked for by version or by label; ``amlgen lock`` pins what it resolves to."""
-
-    version: AssetVersion | None = None
-    label: LabelName | None = None  # e.g. latest: the lock records the version it resolved to
-
-    @model_validator(mode="after")
-    def _one_of(self) -> _Pinned:
-        if (self.version is None) == (self.label is None):
-            raise ValueError("give exactly one of version or label")
-        return self
-
-
-class FoundationModel(_Pinned):
-    """The model the registry publishes; its facts (allow-lists, model defaults, lifecycle) live in infra/lock.yml."""
-
-    registry: RegistryName = "azureml"
-    name: RegistryAssetName
-    alternatives: list[RegistryAssetName] = Field(default_factory=list)  # suggested when the model is retired
-
-
-class Component(_Pinned):
-    registry: RegistryName = "azureml"
-    name: AssetName = "chat_completion_pipeline"
-
-
-class ServerlessInstanceTypes(Strict):
-    model_import: VmSize = "Standard_D12_v2"
-    preprocess: VmSize = "Standard_D12_v2"
-    finetune: VmSize
-    model_evaluation: VmSize | None = None  # defaults to the finetune size
-
-
-class Compute(Strict):
-    """Either a dedicated AmlCompute cluster (``serverless: false``) or serverless instance types."""
-
-    serverless: bool = False
-    name: ComputeName | None = None
-    size: VmSize | None = None
-    tier: Literal["dedicated", "low_priority"] = "dedicated"
-    min_instances: int = Field(default=0, ge=0, le=MAX_NODES)
-    max_instances: int = Field(default=1, ge=1, le=MAX_NODES)
-    idle_time_before_scale_down: int = Field(default=120, ge=0, le=7 * 24 * 3600)  # seconds
-    description: str = ""
-    instance_types: ServerlessInstanceTypes | None = None
-    allow_list_exception: str | None = None  # a reviewed reason to fine-tune on a size outside the model's allow-list
-
-    @model_validator(mode="after")
-    def _shape(self) -> Compute:
-        if self.serverless:
-            if self.instance_types is None:
-                raise ValueError("serverless compute needs instance_types.finetune")
-        else:
-            missing = [k for k in ("name", "size") if getattr(self, k) is None]
-            if missing:
-                raise ValueError(f"a compute cluster needs {' and '.join(missing)} (or set serverless: true)")
-            if self.instance_types is not None:
-                raise ValueError("instance_types applies only to serverless: true")
-            if self.min_instances > self.max_instances:
-                raise ValueError(f"min_instances ({self.min_instances}) exceeds max_instances ({self.max_instances})")
-        return self
-
-    @property
-    def finetune_size(self) -> str:
-        return self.instance_types.finetune if self.serverless else self.size  # type: ignore[union-attr,return-value]
-
-
-class DataAssets(Strict):
-    # local: the pipeline job names the prepared files and the SDK uploads them at submission.
-    # asset: data-asset specs versioned by content (from the committed manifest) and azureml:<name>:<version> refs.
-    mode: Literal["asset", "local"] = "local"
-    name_prefix: AssetName = "ultrachat-200k"
-
-
-class Data(Strict):
-    dataset: Annotated[str, SC(pattern=r"^[\w.-]+/[\w.-]+$")] = "HuggingFaceH4/ultrachat_200k"
-    revision: str | None = None  # a hub commit to pin; None = the hub's default branch
-    splits: list[Annotated[str, SC(pattern=r"^\w+$")]] = Field(
-        default_factory=lambda: ["train_sft", "test_sft", "train_gen", "test_gen"], min_length=1
-    )
-    percent: float = Field(default=5, gt=0, le=100)
-    sampling: Literal["head", "random"] = "head"
-    seed: int = Field(default=42, ge=0, le=2**32 - 1)
-    output_dir: str | None = None  # relative to the project; default derived from the settings (shared by envs)
-    on_invalid: Literal["exclude", "reject"] = "reject"
-    train_split: str = "train_sft"
-    validation_split: str | None = None
-    test_split: str | None = "test_sft"
-    request_split: str = "test_gen"
-    assets: DataAssets = Field(default_factory=DataAssets)
-
-    @field_validator("output_dir")
-    @classmethod
-    def _inside_project(cls, value: str | None) -> str | None:
-        problem = relative_problem(value) if value is not None else None
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @model_validator(mode="after")
-    def _splits_known(self) -> Data:
-        for key in ("train_split", "validation_split", "test_split", "request_split"):
-            value = getattr(self, key)
-            if value is not None and value not in self.splits:
-                raise ValueError(f"{key} '{value}' is not one of the prepared splits {self.splits}")
-        return self
-
-    def default_output_dir(self) -> str:
-        pc = f"{self.percent:g}".replace(".", "_")
-        slug = self.dataset.split("/")[-1].lower().replace("_", "-")
-        seed = f"-seed{self.seed}" if self.sampling == "random" else ""
-        rev = f"-{self.revision[:8]}" if self.revision else ""
-        return f"data/{slug}{rev}-{self.sampling}{pc}pc{seed}"
-
-    @property
-    def resolved_output_dir(self) -> str:
-        return self.output_dir or self.default_output_dir()
-
-
-class Pipeline(Strict):
-    experiment_name: AssetName | None = None  # default chat_completion_<model>
-    display_name: str | None = None  # default built exactly as the notebook does
-    force_rerun: bool = True
-    continue_on_step_failure: bool = False
-    description: str = ""
-
-
-class RegisteredModel(Strict):
-    name: AssetName | None = None  # default <model>-ultrachat-200k
-    description: str | None = None
-
-
-class Endpoint(Strict):
-    # An online endpoint's name is global in its region: by default it is derived, unique by construction and
-    # stable, as ``<name_prefix>-<env>-<hash of subscription/resource group/workspace/env>`` (generator.names).
-    name: EndpointName | None = None  # an explicit name, if you own one that is unique in the region
-    name_prefix: Annotated[str, SC(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,15}$")] = "ultrachat"
-    auth_mode: Literal["key", "aml_token"] = "key"
-    description: str | None = None
-
-
-class Probe(Strict):
-    initial_delay: int = Field(default=600, ge=0, le=3600)
-    period: int | None = Field(default=None, ge=1, le=3600)
-    timeout: int | None = Field(default=None, ge=1, le=3600)
-    failure_threshold: int | None = Field(default=None, ge=1, le=1000)
-
-
-class Deployment(Strict):
-    name: DeploymentName = "demo"
-    instance_type: VmSize
-    instance_count: int = Field(default=1, ge=1, le=MAX_NODES)
-    liveness_probe: Probe = Field(default_factory=Probe)
-    readiness_probe: Probe | None = None
-    request_timeout_ms: int = Field(default=90000, ge=1000, le=180000)
-    max_concurrent_requests_per_instance: int | None = Field(default=None, ge=1, le=1000)
-    traffic: int = Field(default=100, ge=0, le=100)
-    allow_list_exception: str | None = None  # a reviewed reason to serve on a size outside the model's allow-list
-
-
-class Inference(Strict):
-    """Generation parameters of the sample scoring request."""
-
-    temperature: float = Field(default=0.6, ge=0, le=10)
-    top_p: float = Field(default=0.9, gt=0, le=1)
-    do_sample: bool = True
-    max_new_tokens: int = Field(default=200, ge=1, le=1_000_000)
-
-
-class Infrastructure(Strict):
-    """Azure resources behind the workspace (infra/bicep/), rendered to infra/params/<env>/ by generator.iac."""
-
-    name_base: Annotated[str, SC(pattern=r"^[a-z][a-z0-9]{1,11}$")] = "amlgen"  # prefix of derived resource names
-    private_network: bool = False  # public network access off, managed VNet isolation, workspace private endpoint
-    private_network_address_prefix: Annotated[str, SC(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")] = "10.60.0.0/24"
-    deploy_principal_id: Guid | None = None  # object id of the identity that runs `amlgen apply`; None = no role assignments
-    deploy_principal_type: Literal["ServicePrincipal", "User", "Group"] = "ServicePrincipal"
-    container_registry_sku: Literal["Basic", "Standard", "Premium"] = "Premium"
-    log_retention_days: int = Field(default=30, ge=30, le=730)
-    deploy_registry: bool = True  # deploy the shared promotion registry with this environment
-    registry_resource_group: ResourceGroupName = "rg-amlgen-registry"
-
-
-class EnvConfig(Strict):
-    environment: EnvironmentMeta = Field(default_factory=EnvironmentMeta)
-    workspace: Workspace
-    promotion_registry: PromotionRegistry | None = None
-    foundation_model: FoundationModel
-    component: Component
-    compute: Compute
-    data: Data = Field(default_factory=Data)
-    finetune: dict[str, ParamValue] = Field(default_factory=dict)
-    finetune_keep: list[str] = Field(default_factory=list)  # inputs whose finetune: value wins over the model's defaults
-    pipeline: Pipeline = Field(default_factory=Pipeline)
-    model: RegisteredModel = Field(default_factory=RegisteredModel)
-    endpoint: Endpoint = Field(default_factory=Endpoint)
-    deployment: Deployment
-    inference: Inference = Field(default_factory=Inference)
-    tags: dict[str, TagValue] = Field(default_factory=dict)
-    infrastructure: Infrastructure = Field(default_factory=Infrastructure)
+from .settings import *  # noqa: F401,F403  (the section models, re-exported: Data, EnvConfig, ...)
+from .settings import EnvConfig, Strict
 
 
 @dataclass
@@ -274,6 +39,7 @@ class Environment:
     model: Any = None  # the foundation model's locked facts (generator.lock.LockedModel), set by checks
     lock: Any = None  # the project's lock (generator.lock.Lock), set by checks
     component_version: str = ""  # the component version the lock resolved, set by checks
+    raw_own: dict[str, Any] = field(default_factory=dict, repr=False)  # the environment file's own mapping
 
     @property
     def trains(self) -> bool:
@@ -378,6 +144,7 @@ def _load_one(root: Path, name: str, *, checked: bool = True) -> Environment:
     except ValidationError as exc:
         raise _config_error(exc, origins, env_rel) from None
     env = Environment(name=name, config=config, files=files, origins=origins, raw=merged)
+    env.raw_own = dict(over)  # what the environment's own file sets (some checks name keys set there)
     if checked:
         from .checks import check_environment  # the offline rules (SKUs, allow-lists, component interface, names)
 

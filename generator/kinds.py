@@ -105,11 +105,11 @@ def _endpoint(ctx: dict[str, Any]) -> list[Instance]:
 
 
 def _deployment(ctx: dict[str, Any]) -> list[Instance]:
-    return [Instance("deployment.yml")]
+    return [Instance("deployment.yml")] if ctx["deployment"].get("model") or ctx["trains"] else []
 
 
 def _traffic(ctx: dict[str, Any]) -> list[Instance]:
-    return [Instance("endpoint-traffic.yml", {"with_traffic": True})]
+    return [Instance("endpoint-traffic.yml", {"with_traffic": True})] if _deployment(ctx) else []
 
 
 # --------------------------------------------------------------------------- the table

@@ -258,10 +258,11 @@ def build_context(env: Environment, data: DataInfo, interface: ComponentInterfac
             "auth_mode": cfg.endpoint.auth_mode,
             "description": cfg.endpoint.description
             or f"Online endpoint for {model_name}, fine tuned model for ultrachat chat-completion",
-            "traffic": {dep.name: dep.traffic},
+            "traffic": {},
         },
         "deployment": {
-            "name": dep.name,
+            "name": "",
+            "model": "",
             "instance_type": dep.instance_type,
             "instance_count": dep.instance_count,
             "liveness_probe": probe,
@@ -270,6 +271,9 @@ def build_context(env: Environment, data: DataInfo, interface: ComponentInterfac
         },
         "assets": list(data.assets) if env.trains else [],
     }
+    promoted = cfg.promoted
+    if not env.trains and promoted is not None:  # a deploying environment serves the promoted registry model
+        _deploy(context, env, promoted.version, promoted.asset_id)
     return context, changes
 
 
@@ -286,7 +290,15 @@ def _named_by_content(context: dict[str, Any], env: Environment, digest: str) ->
         "path": f"azureml://jobs/{job_name}/outputs/trained_model",
         "tags": {**context["tags"], "base_model": context["job"]["model_path"], "training_job": job_name},
     }
-    context["deployment"] = {**context["deployment"], "model": f"azureml:{model['name']}:{version}"}
+    _deploy(context, env, version, f"azureml:{model['name']}:{version}")
+
+
+def _deploy(context: dict[str, Any], env: Environment, version: str, model_ref: str) -> None:
+    """The deployment serves ``model_ref``; an ``auto`` name follows the model version (blue/green)."""
+    dep = env.config.deployment
+    name = f"v{version}" if dep.name == "auto" else dep.name
+    context["deployment"] = {**context["deployment"], "name": name, "model": model_ref}
+    context["endpoint"] = {**context["endpoint"], "traffic": {name: dep.traffic}}
 
 
 def render_environment(env: Environment, templates: Mapping[str, str], data: DataInfo | None = None,

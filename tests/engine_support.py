@@ -35,6 +35,15 @@ def _endpoint_name(env: str) -> str:
 EP = _endpoint_name("dev")  # the derived (globally unique) endpoint name of the repository's dev environment
 
 
+def _deployment_name() -> str:
+    import yaml
+
+    return yaml.safe_load((REPO / "specs/dev/deployment.yml").read_text())["name"]
+
+
+DEP = _deployment_name()  # the dev deployment's name (v<model version>); the engine project renders the same
+
+
 @dataclass
 class Result:
     code: int

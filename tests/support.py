@@ -17,6 +17,15 @@ def _endpoint(env: str) -> str:
 EP = _endpoint("dev")  # the dev environment's derived endpoint name (unique by construction)
 
 
+def _deployment() -> str:
+    import yaml
+
+    return yaml.safe_load((REPO / "specs/dev/deployment.yml").read_text())["name"]
+
+
+DEP = _deployment()  # the dev deployment's name: v<model version>
+
+
 def tree_digest(path: Path) -> str:
     """A digest of every file under ``path`` (names and bytes), to prove nothing changed."""
     h = hashlib.sha256()

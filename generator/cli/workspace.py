@@ -126,6 +126,27 @@ def destroy(
 
 
 @app.command()
+def rollback(
+    env: EnvOpt = None,
+    project: ProjectOpt = None,
+    target: TargetOpt = "azure",
+    workspace_config: WsConfigOpt = None,
+    specs: SpecsOpt = None,
+    yes: YesOpt = False,
+    retry_total: RetryOpt = None,
+    retry_backoff_factor: BackoffOpt = None,
+) -> None:
+    """Move the endpoint's traffic back to the previous deployment (after a smoke test of it)."""
+    from .. import api
+    from ..engine.apply import Reporter
+
+    where, tgt = _where(project, target, workspace_config)
+    current, previous = api.rollback(where, one_env(env), target=tgt, specs=specs, yes=yes, reporter=Reporter(),
+                                     **connect_options(retry_total, retry_backoff_factor))
+    typer.echo(f"Rolled back: {previous} serves 100% (was {current}); run `amlgen plan` to see the drift from the specs")
+
+
+@app.command()
 def up(
     env: EnvOpt = None,
     project: ProjectOpt = None,

@@ -164,9 +164,11 @@ def run_graph(nodes: dict[str, Callable[[], Any]], deps: dict[str, set[str]], *,
 # --------------------------------------------------------------------------- the steps
 class Applier:
     def __init__(self, ws: Workspace, resources: list[Resource], reporter: Reporter, *, poll_interval: float = 10.0,
-                 job_timeout: float | None = None, allow_replace: bool = False,
-                 stop: threading.Event | None = None) -> None:
+                 job_timeout: float | None = None, allow_replace: bool = False, rollout: Any = None,
+                 request: dict[str, Any] | None = None, stop: threading.Event | None = None) -> None:
         self.ws = ws
+        self.rollout = rollout
+        self.request = request
         self.resources = resources
         self.rep = reporter
         self.poll_interval = poll_interval
@@ -215,9 +217,17 @@ class Applier:
 
     def _traffic(self, r: Resource) -> StepResult:
         live = self.ws.get(r.ref)
-        if live is not None and not planmod.compare(r, live, None):
+        if live is not None and not planmod.compare(r, live, None) and not getattr(live, "mirror_traffic", None):
             self.rep.line(f"= traffic {r.name}: no change ({_traffic_text(live.traffic)})")
             return StepResult(r.key, r.kind.name, r.name, "unchanged")
+        wanted = {k: int(v) for k, v in (r.data.get("traffic") or {}).items() if int(v)}
+        if self.rollout is not None and list(wanted.values()) == [100]:  # one deployment takes the endpoint over
+            from .rollout import Rollouts
+
+            t0 = time.monotonic()
+            summary = Rollouts(self.ws, self.rollout, self.request or {}, self.rep, self.stop).move(r.name, next(iter(wanted)))
+            self.rep.line(f"  traffic {r.name}: {summary} in {time.monotonic() - t0:.1f}s")
+            return StepResult(r.key, r.kind.name, r.name, "updated", summary)
         entity = r.load()
         if live is not None:
             entity.mirror_traffic = dict(getattr(live, "mirror_traffic", None) or {})
@@ -338,8 +348,8 @@ def _traffic_text(traffic: Any) -> str:
 
 def apply(ws: Workspace, resources: list[Resource], env: str, *, reporter: Reporter | None = None,
           poll_interval: float = 10.0, sequential: bool = False, job_timeout: float | None = None,
-          allow_replace: bool = False) -> ApplyResult:
+          allow_replace: bool = False, rollout: Any = None, request: dict[str, Any] | None = None) -> ApplyResult:
     """Apply ``resources`` (from ``specs.load_resources``) to the workspace; see the module doc."""
     applier = Applier(ws, resources, reporter or Reporter(), poll_interval=poll_interval, job_timeout=job_timeout,
-                      allow_replace=allow_replace)
+                      allow_replace=allow_replace, rollout=rollout, request=request)
     return applier.run(env, sequential=sequential)

@@ -152,7 +152,7 @@ def state_of(live: Any) -> str | None:
 
 
 # --------------------------------------------------------------------------- planning
-def plan_resource(ws: Workspace, resource: Resource) -> PlanItem:
+def plan_resource(ws: Workspace, resource: Resource, rollout: Any = None) -> PlanItem:
     kind = resource.kind
     live = ws.get(resource.ref)
     if kind.run_once:
@@ -182,6 +182,13 @@ def plan_resource(ws: Workspace, resource: Resource) -> PlanItem:
         elif kind.routing:
             item.destructive = True
             item.note = "traffic move"
+            wanted = {k: int(v) for k, v in (resource.data.get("traffic") or {}).items() if int(v)}
+            if rollout is not None and list(wanted.values()) == [100]:
+                from .rollout import describe, live_state
+
+                others = {k: v for k, v in live_state(live).traffic.items() if k not in wanted}
+                old = max(others, key=others.get) if others else None  # type: ignore[arg-type]
+                item.note = f"traffic move: {describe(rollout, next(iter(wanted)), old)}"
     return item
 
 
@@ -202,9 +209,9 @@ def busy_nodes(ws: Workspace, compute: str) -> int:
     return ws.call("compute", compute, "list nodes", count)
 
 
-def make_plan(ws: Workspace, env: str, resources: list[Resource]) -> Plan:
+def make_plan(ws: Workspace, env: str, resources: list[Resource], rollout: Any = None) -> Plan:
     ws.check()
-    return Plan(env, ws.label, [plan_resource(ws, r) for r in resources])
+    return Plan(env, ws.label, [plan_resource(ws, r, rollout) for r in resources])
 
 
 # --------------------------------------------------------------------------- output

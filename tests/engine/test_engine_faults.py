@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from engine_support import EP, REPO, job_name, subprocess_cmd, writes
+from engine_support import DEP, EP, REPO, job_name, subprocess_cmd, writes
 
 
 @pytest.mark.parametrize("status, retry_after", [(429, 0), (503, 0), (429, None), (503, None)])
@@ -35,22 +35,22 @@ def test_retries_exhausted_names_the_resource_then_rerun_converges(run, emu, ml)
     r = run("apply", "--env", "dev")
     assert r.code == 0, r.text
     assert f"= endpoint {EP}: no change" in r.out
-    assert ml.online_endpoints.get(EP).traffic == {"demo": 100}
+    assert ml.online_endpoints.get(EP).traffic == {DEP: 100}
 
 
 def test_failed_deployment_gets_no_traffic(run, emu, ml):
-    emu.faults.add(r"/deployments/demo$", "PUT", action="fail", message="Out of quota for Standard_NC4as_T4_v3.", count=1)
+    emu.faults.add(rf"/deployments/{DEP}$", "PUT", action="fail", message="Out of quota for Standard_NC24ads_A100_v4.", count=1)
     r = run("apply", "--env", "dev")
     assert r.code == 1
-    assert f"deployment '{EP}/demo'" in r.err and "Out of quota for Standard_NC4as_T4_v3" in r.err
+    assert f"deployment '{EP}/{DEP}'" in r.err and "Out of quota for Standard_NC24ads_A100_v4" in r.err
     assert not any(ml.online_endpoints.get(EP).traffic.values())
     endpoint_puts = [x for x in writes(emu, "PUT", "/onlineEndpoints/") if x.path.endswith(f"/{EP}")]
     assert len(endpoint_puts) == 1  # created; the traffic update was never sent
     r = run("plan", "--env", "dev")
-    assert f"~ deployment {EP}/demo" in r.out and "provisioning_state" in r.out
+    assert f"~ deployment {EP}/{DEP}" in r.out and "provisioning_state" in r.out
     r = run("apply", "--env", "dev")  # the fault was one-shot: the re-run repairs the deployment, then routes
     assert r.code == 0, r.text
-    assert ml.online_endpoints.get(EP).traffic == {"demo": 100}
+    assert ml.online_endpoints.get(EP).traffic == {DEP: 100}
 
 
 def test_failed_job_reports_error_and_studio_link(run, emu, project):
@@ -85,7 +85,7 @@ def test_interrupted_apply_resumes_without_duplicate_job(run, emu, project, ml):
     assert r.code == 0, r.text
     assert "already submitted" in r.out
     assert len(writes(emu, "PUT", "/jobs/")) == 1  # no duplicate submission
-    assert ml.online_endpoints.get(EP).traffic == {"demo": 100}
+    assert ml.online_endpoints.get(EP).traffic == {DEP: 100}
 
 
 def test_unreachable_workspace_is_a_clear_error(run, project):

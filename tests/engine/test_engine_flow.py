@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from engine_support import EP, model_ref
+from engine_support import DEP, EP, model_ref
 
 
 def test_full_flow(run, emu, ml, project):
@@ -19,7 +19,7 @@ def test_full_flow(run, emu, ml, project):
     r = run("apply", "--env", "dev")
     assert r.code == 0, r.text
     assert "Apply complete" in r.out
-    assert ml.online_endpoints.get(EP).traffic == {"demo": 100}
+    assert ml.online_endpoints.get(EP).traffic == {DEP: 100}
     assert ml.models.get(*model_ref(project)) is not None
 
     r = run("plan", "--env", "dev", "--detailed-exitcode")
@@ -28,7 +28,7 @@ def test_full_flow(run, emu, ml, project):
 
     r = run("invoke", "--env", "dev")
     assert r.code == 0, r.text
-    assert "[demo:" in json.loads(r.out)["output"]
+    assert f"[{DEP}:" in json.loads(r.out)["output"]
 
     r = run("destroy", "--env", "dev", "--yes")
     assert r.code == 0, r.text

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine_support import EP, job_name
+from engine_support import DEP, EP, job_name
 
 
 def _edit(path, old, new):
@@ -43,7 +43,7 @@ def test_plan_update_and_no_change_in_every_format(run, emu, project):
     r = run("plan", "--env", "dev", "--detailed-exitcode")
     assert r.code == 2, r.text
     assert "~ compute gpu-a100-1x" in r.out and "max_instances: 1 -> 3" in r.out
-    assert f"~ deployment {EP}/demo" in r.out and "instance_count: 1 -> 2" in r.out
+    assert f"~ deployment {EP}/{DEP}" in r.out and "instance_count: 1 -> 2" in r.out
     assert f"= endpoint {EP}" in r.out and f"= traffic {EP}" in r.out
     assert f"* job {job_name(project)}" in r.out and "already ran (Completed)" in r.out
     assert "0 to create, 2 to update" in r.out
@@ -60,7 +60,7 @@ def test_plan_update_and_no_change_in_every_format(run, emu, project):
 
     r = run("plan", "--env", "dev", "--format", "markdown")
     assert r.code == 0
-    assert f"| ~ | deployment | `{EP}/demo` | update | `instance_count`: `1` → `2` |" in r.out
+    assert f"| ~ | deployment | `{EP}/{DEP}` | update | `instance_count`: `1` → `2` |" in r.out
     assert f"| = | endpoint | `{EP}` | no change |" in r.out
     assert emu.write_calls() == 0  # plan never writes
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine_support import EP
+from engine_support import DEP, EP
 
 import json
 
@@ -26,7 +26,7 @@ def test_protected_env_refuses_without_yes(run, emu, ml, project):
     assert r.code == 0
     r = run("apply", "--env", "dev", "--yes")
     assert r.code == 0, r.text
-    assert ml.online_endpoints.get(EP).traffic == {"demo": 100}
+    assert ml.online_endpoints.get(EP).traffic == {DEP: 100}
 
 
 def test_confirmation_through_the_api(emu, project):

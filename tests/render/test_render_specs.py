@@ -46,26 +46,32 @@ def test_yaml_types_survive(project):
     assert spec["settings"] == {"force_rerun": True, "continue_on_step_failure": False}
 
 
+def test_gpus_to_use_follow_the_cluster_size(project, capsys):
+    """On 4 x A100 per node the GPUs to use and the notebook's batch size follow the SKU."""
+    append(project / "infra/environments/dev.yml", "compute:\n  size: Standard_NC96ads_A100_v4\n")
+    code, out, err = run_cli(capsys, "render", "--env", "dev", "-C", str(project))
+    assert code == 0, err
+    job = yaml.safe_load((project / "specs/dev/pipeline-job.yml").read_text())
+    assert job["inputs"]["number_of_gpu_to_use_finetuning"] == 4
+    assert job["display_name"].startswith("Phi-3-mini-4k-instruct-ultrachat-bs4-")
+
+
 def test_notebook_defaults(project):
     dev = yaml.safe_load((REPO / "specs/dev/pipeline-job.yml").read_text())
-    prod = yaml.safe_load((REPO / "specs/prod/pipeline-job.yml").read_text())
     assert dev["experiment_name"] == "chat_completion_Phi-3-mini-4k-instruct"
-    assert dev["display_name"] == "Phi-3-mini-4k-instruct-ultrachat-bs1-cosine-ds2-lora-save_limit-1-seqlen-1"
-    # prod runs on 4 x A100 per node: GPUs to use and the notebook's batch size follow the SKU
-    assert prod["inputs"]["number_of_gpu_to_use_finetuning"] == 4
-    assert prod["display_name"].startswith("Phi-3-mini-4k-instruct-ultrachat-bs4-")
+    assert dev["display_name"].startswith("Phi-3-mini-4k-instruct-ultrachat-bs1-cosine-ds2-lora-save_limit")
     assert dev["outputs"] == {"trained_model": {"type": "mlflow_model"}}
     assert dev["jobs"]["chat_completion_pipeline"]["outputs"] == {"mlflow_model_folder": "${{parent.outputs.trained_model}}"}
     model = yaml.safe_load((REPO / "specs/dev/model.yml").read_text())
     assert model["name"] == "Phi-3-mini-4k-instruct-ultrachat-200k" and model["type"] == "mlflow_model"
     assert model["path"] == f"azureml://jobs/{dev['name']}/outputs/trained_model"
     dep = yaml.safe_load((REPO / "specs/dev/deployment.yml").read_text())
-    assert dep["name"] == "demo" and dep["instance_count"] == 1
+    assert dep["name"] == f"v{model['version']}" and dep["instance_count"] == 1  # named after the model version
     assert dep["liveness_probe"] == {"initial_delay": 600}
     assert dep["request_settings"] == {"request_timeout_ms": 90000}
     assert dep["model"] == f"azureml:{model['name']}:{model['version']}"
     traffic = yaml.safe_load((REPO / "specs/dev/endpoint-traffic.yml").read_text())
-    assert traffic["traffic"] == {"demo": 100} and traffic["auth_mode"] == "key"
+    assert traffic["traffic"] == {dep["name"]: 100} and traffic["auth_mode"] == "key"
 
 
 def test_display_name_formula():

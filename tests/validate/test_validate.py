@@ -10,7 +10,7 @@ import yaml
 
 from generator.errors import EXIT_INVALID
 
-from support import EP, REPO, run_cli, tree_digest
+from support import DEP, EP, REPO, run_cli, tree_digest
 
 SDK_LOADERS = {
     "compute.yml": "load_compute",
@@ -41,7 +41,7 @@ def test_every_committed_spec_loads_with_the_sdk(spec):
 def test_validate_all_passes_on_committed_tree(capsys):
     code, out, err = run_cli(capsys, "validate", "--all", "-C", str(REPO))
     assert code == 0, err
-    assert "ok: 12 specs valid" in out
+    assert "ok: 7 specs valid" in out  # dev trains (6 specs); prod deploys, nothing promoted yet (endpoint)
 
 
 def test_check_fails_on_hand_edit_with_diff(project, capsys):
@@ -59,11 +59,11 @@ def test_check_fails_on_hand_edit_with_diff(project, capsys):
 
 def test_check_fails_on_stale_and_missing_files(project, capsys):
     (project / "specs/dev/old-thing.yml").write_text("name: x\n")
-    (project / "specs/prod/model.yml").unlink()
+    (project / "specs/dev/model.yml").unlink()
     code, out, err = run_cli(capsys, "render", "--all", "--check", "-C", str(project))
     assert code == EXIT_INVALID
     assert "--- a/specs/dev/old-thing.yml" in out and "+++ /dev/null" in out
-    assert "--- /dev/null" in out and "+++ b/specs/prod/model.yml" in out
+    assert "--- /dev/null" in out and "+++ b/specs/dev/model.yml" in out
 
 
 def test_check_fails_when_config_changed_but_specs_not(project, capsys):
@@ -73,7 +73,7 @@ def test_check_fails_when_config_changed_but_specs_not(project, capsys):
     (project / "infra/defaults.yml").write_text(text)
     code, out, err = run_cli(capsys, "render", "--all", "--check", "-C", str(project))
     assert code == EXIT_INVALID and "+  learning_rate: 1.0e-05" in out
-    assert "specs/dev/pipeline-job.yml" in err and "specs/prod/pipeline-job.yml" in err
+    assert "specs/dev/pipeline-job.yml" in err
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -101,11 +101,11 @@ BAD_SPECS = [
     ("compute.yml", "max_instances: 1", "max_instances: lots", "Not a valid integer. (azure-ai-ml load_compute)", "max_instances"),
     ("deployment.yml", f"endpoint_name: {EP}", "endpoint_name: ultrachat-other", "endpoint 'ultrachat-other' is not defined", "endpoint_name"),
     ("deployment.yml", "model: azureml:Phi-3-mini-4k-instruct-ultrachat-200k:", "model: azureml:Phi-3-mini-4k-instruct-ultrachat-200k:1", "is not the registered model spec here", "model"),
-    ("deployment.yml", "instance_type: Standard_NC4as_T4_v3", "instance_type: Standard_NC6s_v3", "VM size 'Standard_NC6s_v3' is retired", "instance_type"),
-    ("deployment.yml", "instance_type: Standard_NC4as_T4_v3", "instance_type: Standard_E4s_v3", "not in the model's inference_compute_allow_list", "instance_type"),
+    ("deployment.yml", "instance_type: Standard_NC24ads_A100_v4", "instance_type: Standard_NC6s_v3", "VM size 'Standard_NC6s_v3' is retired", "instance_type"),
+    ("deployment.yml", "instance_type: Standard_NC24ads_A100_v4", "instance_type: Standard_E4s_v3", "not in the model's inference_compute_allow_list", "instance_type"),
     ("model.yml", "path: azureml://jobs/phi", "path: azureml://jobs/xphi", "which no pipeline-job spec here defines", "path"),
-    ("endpoint-traffic.yml", "demo: 100", "demo: 90", "percentages must add up to 100", "traffic"),
-    ("endpoint-traffic.yml", "demo: 100", "blue: 100", f"deployment 'blue' of endpoint '{EP}' is not defined", "traffic.blue"),
+    ("endpoint-traffic.yml", f"{DEP}: 100", f"{DEP}: 90", "percentages must add up to 100", "traffic"),
+    ("endpoint-traffic.yml", f"{DEP}: 100", "blue: 100", f"deployment 'blue' of endpoint '{EP}' is not defined", "traffic.blue"),
 ]
 
 
@@ -124,11 +124,11 @@ def test_validate_rejects(project, capsys, file, old, new, message, field):
 
 
 def test_validate_single_files(project, capsys):
-    code, out, err = run_cli(capsys, "validate", str(project / "specs/prod/compute.yml"), str(project / "specs/prod/model.yml"),
+    code, out, err = run_cli(capsys, "validate", str(project / "specs/dev/compute.yml"), str(project / "specs/dev/model.yml"),
                              "-C", str(project))
     # model.yml alone names a job that is not among the given files
     assert code == EXIT_INVALID and "which no pipeline-job spec here defines" in err
-    code, out, err = run_cli(capsys, "validate", str(project / "specs/prod/compute.yml"), "-C", str(project))
+    code, out, err = run_cli(capsys, "validate", str(project / "specs/dev/compute.yml"), "-C", str(project))
     assert code == 0 and "ok: 1 specs valid" in out
 
 
