@@ -222,3 +222,27 @@ def emulator(
     run_emulator(port=port, state_dir=state_dir or where / ".amlgen" / "emulator", latencies=lat,
                  job_duration=job_duration, on_start=started, on_stop=stopped)
     raise typer.Exit(EXIT_OK)
+
+
+@app.command()
+def promote(
+    from_: Annotated[Optional[str], typer.Option("--from", help="The environment that trained the model.")] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="The environment that deploys it (role: deploy).")] = None,
+    project: ProjectOpt = None,
+    target: TargetOpt = "azure",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and evaluate the gates; share and write nothing.")] = False,
+    retry_total: RetryOpt = None,
+    retry_backoff_factor: BackoffOpt = None,
+) -> None:
+    """Promote the source's trained model through the registry: checks, gates, share, record in infra/ (no apply)."""
+    from .. import api
+    from ..engine.apply import Reporter
+
+    if not from_ or not to:
+        raise UsageProblem("give --from ENV and --to ENV")
+    where = root(project)
+    outcome = api.promote(where, from_, to, target=api.target(where, target), dry_run=dry_run, reporter=Reporter(),
+                          **connect_options(retry_total, retry_backoff_factor))
+    if not dry_run:
+        typer.echo(f"Promoted {outcome.model}:{outcome.version} to {to} (registry {outcome.registry}); review and "
+                   f"commit infra/environments/{to}.yml and specs/{to}/ -- promote never applies {to}")
