@@ -239,10 +239,16 @@ AZURE_POLL = 15.0
 
 
 def plan(root: Path, env: str, *, target: Any, specs: Path | None = None, **connect: Any):
+    from .engine import costs, expiry
     from .engine.plan import make_plan
+    from .pricing import load_table
 
+    table = load_table(root)  # a malformed infra/prices.yaml fails before anything is read from Azure
     with session(root, env, target=target, specs=specs, **connect) as s:
-        return make_plan(s.ws, env, s.resources)
+        result = make_plan(s.ws, env, s.resources)
+    costs.annotate(result, s.env, s.resources, table)
+    expiry.annotate(result, s.env)
+    return result
 
 
 def apply(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: bool = False,
@@ -259,7 +265,8 @@ def apply(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: 
             if reporter is not None:
                 reporter.line(f"Applying {shown(s.resources[0].path.parent, root)} to {s.ws.label}")
             return run(s.ws, s.resources, env, reporter=reporter, poll_interval=poll, sequential=sequential,
-                       job_timeout=job_timeout, allow_replace=allow_replace)
+                       job_timeout=job_timeout, allow_replace=allow_replace,
+                       endpoint_ttl=s.env.config.endpoint.ttl_hours)
 
 
 def default_request(env: Environment, root: Path) -> Path | None:
