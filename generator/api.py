@@ -305,3 +305,34 @@ def up(root: Path, env: str = "dev", **kwargs: Any):
     from .engine.up import up as run
 
     return run(root, env, **kwargs)
+
+
+# --------------------------------------------------------------------------- GitOps helpers
+def reap(root: Path, env: str, *, target: Any, dry_run: bool = False, now: Any = None, reporter: Any = None,
+         **connect: Any):
+    """Delete the expired endpoints of an unprotected environment with ``endpoint.ttl_hours`` (see engine.expiry)."""
+    from .engine.expiry import reap as run
+    from .engine.expiry import refuse_protected
+    from .locks import hold
+    from .workspace import Workspace
+
+    environment = load_environment(root, env)
+    refuse_protected(environment)  # before anything is read from Azure
+    with Workspace.connect(environment, target=target, **connect) as ws, hold(root, f"apply-{env}", "reap"):
+        return run(root, environment, ws, dry_run=dry_run, now=now, reporter=reporter)
+
+
+def changed(root: Path, base: str | None, *, every: bool = False):
+    """The environments a change since ``base`` touches (``changes.Touched``)."""
+    from .changes import touched
+
+    return touched(root, base, every=every)
+
+
+def refresh_prices(root: Path, *, regions: list[str] | None = None, base_url: str | None = None):
+    """Fetch current prices from the Azure Retail Prices API into the project's infra/prices.yaml (never the
+    installed package's table). Regions default to the environments' workspace locations."""
+    from .pricing import OVERRIDE_TABLE, RETAIL_PRICES_URL, refresh
+
+    wanted = regions or sorted({e.config.workspace.location for e in load_all(root)})
+    return refresh(root / OVERRIDE_TABLE, regions=wanted, base_url=base_url or RETAIL_PRICES_URL)
