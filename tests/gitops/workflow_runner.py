@@ -132,9 +132,9 @@ class Evaluator:
 
     def substitute(self, value: Any) -> Any:
         if isinstance(value, str):
-            if EXPR.fullmatch(value.strip()):
-                result = self.evaluate(EXPR.fullmatch(value.strip()).group(1))
-                return result if not isinstance(result, str) else result
+            whole = EXPR.fullmatch(value.strip())
+            if whole and "${{" not in whole.group(1):  # one expression: its value keeps its type
+                return self.evaluate(whole.group(1))
             return EXPR.sub(lambda m: _text(self.evaluate(m.group(1))), value)
         if isinstance(value, dict):
             return {k: self.substitute(v) for k, v in value.items()}
