@@ -50,3 +50,16 @@ def test_a_failed_refresh_writes_nothing(project, capsys):
 def test_region_applies_to_refresh_only(project, capsys):
     code, _, err = run_cli(capsys, "catalog", "prices", "--region", "eastus2", "-C", str(project))
     assert code == 64 and "--refresh only" in err
+
+
+def test_eastus2_gpu_figures_are_consistent_and_dev_is_priced():
+    """The transcribed eastus2 A100 prices scale with the GPU count (1, 2, 4), as the published figures do, and
+    every size the dev environment uses (eastus2) has a price."""
+    table = pricing.load_table()
+    nc24 = table.hourly("Standard_NC24ads_A100_v4", "eastus2")
+    assert nc24 == 3.673
+    assert table.hourly("Standard_NC48ads_A100_v4", "eastus2") == 2 * nc24
+    assert table.hourly("Standard_NC96ads_A100_v4", "eastus2") == 4 * nc24
+    for size in ("Standard_NC24ads_A100_v4", "Standard_NC4as_T4_v3", "Standard_D12_v2"):
+        assert table.price(size, "eastus2") is not None, size
+    assert table.price("Standard_NC24ads_A100_v4", "eastus2").as_of.isoformat() == "2026-09-12"
