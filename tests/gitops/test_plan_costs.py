@@ -84,11 +84,10 @@ def test_updates_and_replacements_show_what_they_add_or_save(priced, run, emu):
     assert f"~ deployment {EP}/demo" not in r.out
 
 
-def test_unknown_prices_are_unknown_never_zero(project, run, emu):
-    (project / "infra/prices.yaml").write_text(PRICES.format(as_of=date.today().isoformat())
-                                               .replace("      Standard_NC4as_T4_v3: 0.5\n", ""))
-    r = run("plan", "--env", "dev")
-    assert "$ cost unknown: no price for Standard_NC4as_T4_v3 in eastus2 (1 instance x Standard_NC4as_T4_v3)" in r.out
+def test_unknown_prices_are_unknown_never_zero(priced, run, emu):
+    edit(priced / "specs/dev/deployment.yml", "instance_type: Standard_NC4as_T4_v3", "instance_type: Standard_F4s_v2")
+    r = run("plan", "--env", "dev")  # F4s_v2 has no eastus2 price in either table
+    assert "$ cost unknown: no price for Standard_F4s_v2 in eastus2 (1 instance x Standard_F4s_v2)" in r.out
     assert "Not priced (1 change, left out of the total): deployment" in r.out
     assert "+$4.00/h" in r.out  # the compute, still priced
     data = json.loads(run("plan", "--env", "dev", "--format", "json").out)
