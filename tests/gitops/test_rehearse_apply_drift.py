@@ -28,6 +28,7 @@ def ok(job):
     return job
 
 
+@pytest.mark.slow
 def test_merge_applies_dev_then_prod_behind_its_environment(repo, emu):
     base = git(repo, "rev-parse", "HEAD")
     edit(repo / "infra/defaults.yml", "  workflow: phi3-ultrachat-finetune\n",
@@ -90,6 +91,7 @@ def _open_issues(github_api):
     return [i for i in github_api.issues if i["state"] == "open" and ISSUE_MARKER in i["body"]]
 
 
+@pytest.mark.slow
 def test_drift_opens_one_issue_updates_it_then_closes_it(repo, emu, run, ml, github_api):
     assert run("apply", "--env", "dev").code == 0
     assert run("apply", "--env", "prod", "--yes").code == 0
@@ -130,6 +132,7 @@ def test_drift_reports_a_plan_that_fails(repo, github_api):
     assert "Plan failed for: dev prod." in body and "reap dev: failure" in body
 
 
+@pytest.mark.slow
 def test_reap_then_drift_with_an_endpoint_ttl(repo, emu, run, ml, github_api):
     append(repo / "infra/environments/dev.yml", "\nendpoint:\n  ttl_hours: 8\n")
     assert run("render", "--all", "--check", target="").code == 0  # the ttl never reaches a spec: render is pure
