@@ -244,10 +244,16 @@ AZURE_POLL = 15.0
 
 
 def plan(root: Path, env: str, *, target: Any, specs: Path | None = None, **connect: Any):
+    from .engine import costs, expiry
     from .engine.plan import make_plan
+    from .pricing import load_table
 
+    table = load_table(root)  # a malformed infra/prices.yaml fails before anything is read from Azure
     with session(root, env, target=target, specs=specs, **connect) as s:
-        return make_plan(s.ws, env, s.resources, s.env.config.rollout)
+        result = make_plan(s.ws, env, s.resources, s.env.config.rollout)
+    costs.annotate(result, s.env, s.resources, table)
+    expiry.annotate(result, s.env)
+    return result
 
 
 def apply(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: bool = False,
@@ -267,7 +273,7 @@ def apply(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: 
                 reporter.line(f"Applying {shown(s.resources[0].path.parent, root)} to {s.ws.label}")
             return run(s.ws, s.resources, env, reporter=reporter, poll_interval=poll, sequential=sequential,
                        job_timeout=job_timeout, allow_replace=allow_replace, rollout=s.env.config.rollout,
-                       request=sample_request(s.env, root))
+                       request=sample_request(s.env, root), endpoint_ttl=s.env.config.endpoint.ttl_hours)
 
 
 def sample_request(env: Environment, root: Path) -> dict[str, Any]:
@@ -458,3 +464,34 @@ def promote(root: Path, source: str, to: str, *, target: Any, dry_run: bool = Fa
                 env_file.write_bytes(before)  # nothing half-written in infra/
                 raise
         return outcome
+
+
+# --------------------------------------------------------------------------- GitOps helpers
+def reap(root: Path, env: str, *, target: Any, dry_run: bool = False, now: Any = None, reporter: Any = None,
+         **connect: Any):
+    """Delete the expired endpoints of an unprotected environment with ``endpoint.ttl_hours`` (see engine.expiry)."""
+    from .engine.expiry import reap as run
+    from .engine.expiry import refuse_protected
+    from .locks import hold
+    from .workspace import Workspace
+
+    environment = load_environment(root, env)
+    refuse_protected(environment)  # before anything is read from Azure
+    with Workspace.connect(environment, target=target, **connect) as ws, hold(root, f"apply-{env}", "reap"):
+        return run(root, environment, ws, dry_run=dry_run, now=now, reporter=reporter)
+
+
+def changed(root: Path, base: str | None, *, every: bool = False):
+    """The environments a change since ``base`` touches (``changes.Touched``)."""
+    from .changes import touched
+
+    return touched(root, base, every=every)
+
+
+def refresh_prices(root: Path, *, regions: list[str] | None = None, base_url: str | None = None):
+    """Fetch current prices from the Azure Retail Prices API into the project's infra/prices.yaml (never the
+    installed package's table). Regions default to the environments' workspace locations."""
+    from .pricing import OVERRIDE_TABLE, RETAIL_PRICES_URL, refresh
+
+    wanted = regions or sorted({e.config.workspace.location for e in load_all(root)})
+    return refresh(root / OVERRIDE_TABLE, regions=wanted, base_url=base_url or RETAIL_PRICES_URL)

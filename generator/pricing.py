@@ -273,7 +273,7 @@ def staleness_warning(
         if age > max_age_days:
             return (
                 f"prices in {f.path} are {age} days old (as of {f.as_of.isoformat()}, limit {max_age_days} days): "
-                "costs may be out of date; refresh them from the Azure Retail Prices API"
+                "costs may be out of date; refresh them with `amlgen catalog prices --refresh` (writes infra/prices.yaml)"
             )
     return None
 

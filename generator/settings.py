@@ -185,6 +185,15 @@ class Endpoint(Strict):
     name_prefix: Annotated[str, SC(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,15}$")] = "ultrachat"
     auth_mode: Literal["key", "aml_token"] = "key"
     description: str | None = None
+    # Hours an endpoint lives after apply creates it (unprotected environments): apply tags it with its expiry,
+    # `amlgen reap` deletes it once expired (see docs/gitops.md). None: it lives until destroyed.
+    ttl_hours: int | None = Field(default=None, ge=1, le=24 * 366)
+
+
+class CostPolicy(Strict):
+    """What plan calls out about cost (prices: generator/catalog/prices.yaml, infra/prices.yaml)."""
+
+    monthly_threshold: float | None = Field(default=None, ge=0)  # USD/month a plan may add before it is called out
 
 
 class Probe(Strict):
@@ -318,6 +327,7 @@ class EnvConfig(Strict):
     model: RegisteredModel = Field(default_factory=RegisteredModel)
     endpoint: Endpoint = Field(default_factory=Endpoint)
     deployment: Deployment
+    cost: CostPolicy = Field(default_factory=CostPolicy)
     rollout: Rollout = Field(default_factory=Rollout)
     promotion: Promotion | None = None  # deploying environments: the source and the gates
     promoted: Promoted | None = None  # deploying environments: written by `amlgen promote`

@@ -30,10 +30,11 @@ def _main(
     """Azure ML fine-tuning workflow as reviewable infrastructure-as-code."""
 
 
-from . import data, infra, project, workspace  # noqa: E402  (commands register themselves on ``app``)
+from . import data, gitops, infra, project, workspace  # noqa: E402  (commands register themselves on ``app``)
 
 app.add_typer(data.app, name="data")
 app.add_typer(infra.app, name="infra")
 app.add_typer(project.catalog_app, name="catalog")
+app.add_typer(gitops.github_app, name="github")
 
 

@@ -44,7 +44,7 @@ def plan(
     where, tgt = _where(project, target, workspace_config)
     result = api.plan(where, one_env(env), target=tgt, specs=specs, **connect_options(retry_total, retry_backoff_factor))
     typer.echo(format_plan(result, style), nl=False)
-    if detailed_exitcode and result.has_changes:
+    if detailed_exitcode and result.drift:  # an expired endpoint's re-creation is not drift (engine.expiry)
         raise typer.Exit(EXIT_CHANGES)
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import AzureError
 from ..workspace import TERMINAL_JOB, Workspace
+from . import expiry
 from . import plan as planmod
 from .specs import Resource
 
@@ -165,7 +166,8 @@ def run_graph(nodes: dict[str, Callable[[], Any]], deps: dict[str, set[str]], *,
 class Applier:
     def __init__(self, ws: Workspace, resources: list[Resource], reporter: Reporter, *, poll_interval: float = 10.0,
                  job_timeout: float | None = None, allow_replace: bool = False, rollout: Any = None,
-                 request: dict[str, Any] | None = None, stop: threading.Event | None = None) -> None:
+                 request: dict[str, Any] | None = None, stop: threading.Event | None = None,
+                 endpoint_ttl: int | None = None) -> None:
         self.ws = ws
         self.rollout = rollout
         self.request = request
@@ -175,6 +177,7 @@ class Applier:
         self.job_timeout = job_timeout
         self.allow_replace = allow_replace
         self.stop = stop or threading.Event()
+        self.endpoint_ttl = endpoint_ttl  # hours: the endpoint gets (and keeps) an expiry tag (engine.expiry)
 
     def step(self, r: Resource) -> StepResult:
         if r.kind.run_once:
@@ -201,6 +204,8 @@ class Applier:
             live = self.ws.get(r.ref)  # endpoint.yml never resets traffic
             entity.traffic = dict(getattr(live, "traffic", None) or {})
             entity.mirror_traffic = dict(getattr(live, "mirror_traffic", None) or {})
+        if self.endpoint_ttl and r.kind.name == "endpoint":
+            expiry.carry(entity, None if item.action == planmod.CREATE else self.ws.get(r.ref), self.endpoint_ttl)
         t0 = time.monotonic()
         self.ws.put(r.kind.name, entity)
         done = {"creating": "created", "updating": "updated", "replacing": "replaced"}[verb]
@@ -231,6 +236,8 @@ class Applier:
         entity = r.load()
         if live is not None:
             entity.mirror_traffic = dict(getattr(live, "mirror_traffic", None) or {})
+        if self.endpoint_ttl:
+            expiry.carry(entity, live, self.endpoint_ttl)
         self.rep.line(f"~ traffic {r.name}: routing {_traffic_text(entity.traffic)}")
         t0 = time.monotonic()
         self.ws.put(r.kind.name, entity)
@@ -348,8 +355,9 @@ def _traffic_text(traffic: Any) -> str:
 
 def apply(ws: Workspace, resources: list[Resource], env: str, *, reporter: Reporter | None = None,
           poll_interval: float = 10.0, sequential: bool = False, job_timeout: float | None = None,
-          allow_replace: bool = False, rollout: Any = None, request: dict[str, Any] | None = None) -> ApplyResult:
+          allow_replace: bool = False, rollout: Any = None, request: dict[str, Any] | None = None,
+          endpoint_ttl: int | None = None) -> ApplyResult:
     """Apply ``resources`` (from ``specs.load_resources``) to the workspace; see the module doc."""
     applier = Applier(ws, resources, reporter or Reporter(), poll_interval=poll_interval, job_timeout=job_timeout,
-                      allow_replace=allow_replace, rollout=rollout, request=request)
+                      allow_replace=allow_replace, rollout=rollout, request=request, endpoint_ttl=endpoint_ttl)
     return applier.run(env, sequential=sequential)

@@ -43,6 +43,8 @@ class PlanItem:
     changes: list[Change] = field(default_factory=list)
     note: str = ""
     destructive: bool = False  # a replacement, a deletion or a traffic move
+    cost: Any = None  # engine.costs.ItemCost (set by costs.annotate) for kinds billed by the hour
+    expired: bool = False  # absent because its endpoint's ttl passed (engine.expiry): expected, not drift
 
     @property
     def changing(self) -> bool:
@@ -54,10 +56,16 @@ class Plan:
     env: str
     workspace: str
     items: list[PlanItem]
+    cost: Any = None  # engine.costs.PlanCost (set by costs.annotate)
 
     @property
     def has_changes(self) -> bool:
         return any(i.changing for i in self.items)
+
+    @property
+    def drift(self) -> bool:
+        """Changes other than recreating an expired endpoint (what ``--detailed-exitcode`` reports)."""
+        return any(i.changing and not i.expired for i in self.items)
 
     @property
     def destructive(self) -> list[PlanItem]:
@@ -72,8 +80,9 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         summary = {k.replace(" ", "_"): v for k, v in self.counts().items()}
         summary["destructive"] = len(self.destructive)
+        resources = [{**asdict(i), "cost": i.cost.to_dict() if i.cost is not None else None} for i in self.items]
         return {"env": self.env, "workspace": self.workspace, "changes": self.has_changes, "summary": summary,
-                "resources": [asdict(i) for i in self.items]}
+                "resources": resources, "cost": self.cost.to_dict() if self.cost is not None else None}
 
 
 # --------------------------------------------------------------------------- comparison
@@ -231,7 +240,7 @@ def _show(value: Any) -> str:
 def _label(item: PlanItem) -> str:
     if item.action == RAN:
         return f"already ran ({item.status})"
-    text = item.action
+    text = item.action + (" (expired)" if item.expired else "")
     if item.destructive and item.changing:
         text += " (destructive)" if item.action != REPLACE else ""
     return text
@@ -251,6 +260,8 @@ def summary_line(plan: Plan) -> str:
 
 
 def format_text(plan: Plan) -> str:
+    from . import costs
+
     lines = [f"Plan for {plan.env} in workspace {plan.workspace}:"]
     width = max((len(f"{i.kind} {i.name}") for i in plan.items), default=10)
     for item in plan.items:
@@ -260,23 +271,46 @@ def format_text(plan: Plan) -> str:
             lines.append(f"      {ch.field}: {_show(ch.live)} -> {_show(ch.wanted)}")
         if item.note and item.changing:
             lines.append(f"      ! {item.note}" if item.destructive else f"      {item.note}")
+        if item.cost is not None and item.changing:
+            lines.append(f"      $ {costs.describe(item)}")
     lines.append(("Changes: " if plan.has_changes else "No changes: ") + summary_line(plan) + ".")
+    if plan.destructive:
+        lines.append("Destructive: " + "; ".join(_destructive(i) for i in plan.destructive) + ".")
+    lines.extend(costs.summary(plan))
     return "\n".join(lines) + "\n"
 
 
+def _destructive(item: PlanItem) -> str:
+    what = "replace" if item.action == REPLACE else "traffic move" if item.note == "traffic move" else item.action
+    return f"{item.kind} {item.name} ({what})"
+
+
 def format_markdown(plan: Plan) -> str:
+    from . import costs
+
     lines = [f"### amlgen plan: `{plan.env}`", "", f"Workspace: `{plan.workspace}`", "",
-             "| | Resource | Name | Action | Changes |", "|---|---|---|---|---|"]
+             "| | Resource | Name | Action | Changes | Cost |", "|---|---|---|---|---|---|"]
     for item in plan.items:
         changes = [f"`{c.field}`: `{_show(c.live)}` → `{_show(c.wanted)}`" for c in item.changes]
         if item.note and item.destructive and item.changing:
             changes.append(f"**⚠ {item.note}**")
+        elif item.note and item.changing:
+            changes.append(item.note)
         label = _label(item)
         if item.destructive and item.changing:
             label = f"**{label}**"
+        cost = costs.describe(item) if item.changing else ""
         lines.append(f"| {SYMBOL[item.action]} | {item.kind} | `{item.name}` | {label} | "
-                     f"{'<br>'.join(changes).replace('|', '&#124;')} |")
+                     f"{'<br>'.join(changes).replace('|', '&#124;')} | {cost.replace('|', '&#124;')} |")
     lines += ["", f"**{summary_line(plan)}**" if plan.has_changes else f"No changes ({summary_line(plan)})."]
+    if plan.destructive:
+        lines += ["", f"**⚠ Destructive:** {'; '.join(_destructive(i) for i in plan.destructive)}."]
+    for line in costs.summary(plan):
+        if line.startswith("COST ABOVE THRESHOLD"):
+            line = f"**⚠ {line}**"
+        elif line.startswith("warning: "):
+            line = f"> ⚠ {line.removeprefix('warning: ')}"
+        lines += ["", line]
     return "\n".join(lines) + "\n"
 
 
