@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine_support import EP
+from engine_support import DEP, EP
 from gitops_support import append
 
 TAG = "amlgen-expires-at"
@@ -34,7 +34,7 @@ def test_apply_tags_a_new_endpoint_and_keeps_the_tag(ttl, run, ml, emu):
     assert run("apply", "--env", "dev").code == 0
     first = _expires(ml)
     assert before + timedelta(hours=8) - timedelta(seconds=5) <= first <= datetime.now(timezone.utc) + timedelta(hours=8)
-    assert ml.online_endpoints.get(EP).traffic == {"demo": 100}  # the traffic update kept the tag too
+    assert ml.online_endpoints.get(EP).traffic == {DEP: 100}  # the traffic update kept the tag too
     r = run("plan", "--env", "dev", "--detailed-exitcode")
     assert r.code == 0, r.text  # the tag is not in the spec: never a difference
     from generator import api
@@ -92,7 +92,7 @@ def test_reap_refuses_a_protected_environment(project, run, emu):
     append(project / "infra/environments/prod.yml", "\nendpoint:\n  ttl_hours: 8\n")
     r = run("reap", "--env", "prod")
     assert r.code == 1 and not emu.requests
-    assert r.err.strip() == ("error: infra/environments/prod.yml:4: environment.protected: environment 'prod' is "
+    assert r.err.strip() == ("error: infra/environments/prod.yml:6: environment.protected: environment 'prod' is "
                              "protected: reap deletes endpoints of unprotected environments only")
 
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from engine_support import EP
+from engine_support import DEP, EP
 from gitops_support import append, edit
 
 # A project price table (infra/prices.yaml) with made-up, round figures: the arithmetic is what is tested here.
@@ -38,23 +38,23 @@ def test_create_starts_costs_in_every_format(priced, run, emu):
     r = run("plan", "--env", "dev")
     assert r.code == 0, r.text
     assert "$ starts $0.00 to $4.00/h ($0.00 to $2,920.00/month; 0-1 node x Standard_NC24ads_A100_v4)" in r.out
-    assert "$ starts $0.500/h ($365.00/month; 1 instance x Standard_NC4as_T4_v3)" in r.out
-    assert ("Cost (eastus2, USD, Linux pay-as-you-go): this plan changes the cost by +$0.500/h (+$365.00/month) "
-            "idle, +$4.50/h (+$3,285.00/month) fully scaled out") in r.out
+    assert "$ starts $4.00/h ($2,920.00/month; 1 instance x Standard_NC24ads_A100_v4)" in r.out
+    assert ("Cost (eastus2, USD, Linux pay-as-you-go): this plan changes the cost by +$4.00/h (+$2,920.00/month) "
+            "idle, +$8.00/h (+$5,840.00/month) fully scaled out") in r.out
     assert "warning:" not in r.out  # the table the prices came from is fresh (the package's is not used)
 
     data = json.loads(run("plan", "--env", "dev", "--format", "json").out)
     compute = next(i for i in data["resources"] if i["kind"] == "compute")["cost"]
     assert compute["before"] is None and compute["after"]["per_vm"] == 4.0
     assert (compute["delta_low"], compute["delta_high"], compute["monthly_delta_high"]) == (0.0, 4.0, 2920.0)
-    assert data["cost"]["delta_low"] == 0.5 and data["cost"]["delta_high"] == 4.5
-    assert data["cost"]["monthly_delta_high"] == 3285.0 and data["cost"]["unpriced"] == []
+    assert data["cost"]["delta_low"] == 4.0 and data["cost"]["delta_high"] == 8.0
+    assert data["cost"]["monthly_delta_high"] == 5840.0 and data["cost"]["unpriced"] == []
     assert next(i for i in data["resources"] if i["kind"] == "model")["cost"] is None
 
     md = run("plan", "--env", "dev", "--format", "markdown").out
     assert "| Changes | Cost |" in md
-    assert f"| + | deployment | `{EP}/demo` | create |  | starts $0.500/h ($365.00/month; 1 instance x " in md
-    assert "this plan changes the cost by +$0.500/h" in md
+    assert f"| + | deployment | `{EP}/{DEP}` | create |  | starts $4.00/h ($2,920.00/month; 1 instance x " in md
+    assert "this plan changes the cost by +$4.00/h" in md
 
 
 def test_updates_and_replacements_show_what_they_add_or_save(priced, run, emu):
@@ -62,10 +62,10 @@ def test_updates_and_replacements_show_what_they_add_or_save(priced, run, emu):
     specs = priced / "specs/dev"
     edit(specs / "deployment.yml", "instance_count: 1", "instance_count: 3")
     edit(specs / "compute.yml", "size: Standard_NC24ads_A100_v4", "size: Standard_NC48ads_A100_v4")
-    edit(specs / "endpoint-traffic.yml", "demo: 100", "demo: 0")
+    edit(specs / "endpoint-traffic.yml", f"{DEP}: 100", f"{DEP}: 0")
     r = run("plan", "--env", "dev", "--detailed-exitcode")
     assert r.code == 2, r.text
-    assert "$ changes cost by +$1.00/h (+$730.00/month; 1 instance x Standard_NC4as_T4_v3 -> 3 instances x" in r.out
+    assert "$ changes cost by +$8.00/h (+$5,840.00/month; 1 instance x Standard_NC24ads_A100_v4 -> 3 instances x" in r.out
     assert ("$ replaces: changes cost by $0.00 to +$4.00/h ($0.00 to +$2,920.00/month; 0-1 node x Standard_NC24ads_A100_v4"
             " -> 0-1 node x Standard_NC48ads_A100_v4)") in r.out
     # destructive changes stand out: marked, listed and counted
@@ -77,15 +77,15 @@ def test_updates_and_replacements_show_what_they_add_or_save(priced, run, emu):
     data = json.loads(run("plan", "--env", "dev", "--format", "json").out)
     assert data["summary"]["destructive"] == 2 and data["summary"]["replace"] == 1
     assert {i["kind"] for i in data["resources"] if i["destructive"]} == {"compute", "traffic"}
-    assert data["cost"]["delta_low"] == 1.0 and data["cost"]["delta_high"] == 5.0
+    assert data["cost"]["delta_low"] == 8.0 and data["cost"]["delta_high"] == 12.0
 
     edit(specs / "deployment.yml", "instance_count: 3", "instance_count: 1")  # back: costs nothing more
     r = run("plan", "--env", "dev")
-    assert f"~ deployment {EP}/demo" not in r.out
+    assert f"~ deployment {EP}/{DEP}" not in r.out
 
 
 def test_unknown_prices_are_unknown_never_zero(priced, run, emu):
-    edit(priced / "specs/dev/deployment.yml", "instance_type: Standard_NC4as_T4_v3", "instance_type: Standard_F4s_v2")
+    edit(priced / "specs/dev/deployment.yml", "instance_type: Standard_NC24ads_A100_v4", "instance_type: Standard_F4s_v2")
     r = run("plan", "--env", "dev")  # F4s_v2 has no eastus2 price in either table
     assert "$ cost unknown: no price for Standard_F4s_v2 in eastus2 (1 instance x Standard_F4s_v2)" in r.out
     assert "Not priced (1 change, left out of the total): deployment" in r.out
@@ -104,12 +104,12 @@ def test_low_priority_clusters_are_not_priced_as_dedicated(priced, run, emu):
 def test_a_threshold_calls_out_an_expensive_plan(priced, run, emu):
     append(priced / "infra/environments/dev.yml", "\ncost:\n  monthly_threshold: 3000\n")
     r = run("plan", "--env", "dev")
-    assert ("COST ABOVE THRESHOLD: this plan may add $3,285.00/month, more than the $3,000.00/month set in "
+    assert ("COST ABOVE THRESHOLD: this plan may add $5,840.00/month, more than the $3,000.00/month set in "
             "infra/environments/dev.yml:") in r.out
     md = run("plan", "--env", "dev", "--format", "markdown").out
     assert "**⚠ COST ABOVE THRESHOLD" in md
     assert json.loads(run("plan", "--env", "dev", "--format", "json").out)["cost"]["over_threshold"] is True
-    edit(priced / "infra/environments/dev.yml", "monthly_threshold: 3000", "monthly_threshold: 4000")
+    edit(priced / "infra/environments/dev.yml", "monthly_threshold: 3000", "monthly_threshold: 6000")
     assert "THRESHOLD" not in run("plan", "--env", "dev").out
 
 
