@@ -143,8 +143,10 @@ def component_steps(name: str, version: str) -> list[dict]:
     return []
 
 
+@cache
 def components() -> dict[str, dict[str, dict]]:
-    """``{name: {version: componentSpec}}``: every interface in ``generator/catalog/components/``."""
+    """``{name: {version: componentSpec}}``: every interface in ``generator/catalog/components/`` (shared: copy
+    before changing)."""
     out: dict[str, dict[str, dict]] = {}
     for path in sorted(CATALOG_DIR.glob("*/*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
