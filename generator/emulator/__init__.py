@@ -198,8 +198,9 @@ class Emulator:
         return list_registries(self._app)
 
     def set_metrics(self, job: str, metrics: dict, *, step: Optional[str] = None) -> dict:
-        """Override the final values of metrics of pipeline job ``job`` (e.g. ``{"eval_loss": 0.4}``), for the run
-        that logs each of them (or the child step ``step``); None as a value removes an override."""
+        """Override the final values of metrics of pipeline job ``job`` (e.g. ``{"eval_loss": 0.4}``) logged by its
+        fine-tuning step (or by the step named ``step``); None as a value removes an override. The job need not
+        exist yet. Raises ``EmulatorError`` for a value that is no finite number."""
         from .metrics import set_overrides
 
         with self._app.lock:

@@ -13,9 +13,10 @@ them. The learning-rate curve follows the scheduler; the loss falls faster and l
 is to 2e-5 and with more epochs. Points appear while the step runs (spread over its time window); a failing step
 stops logging at 60 % and logs no summary.
 
-``set_overrides(app, job, {"eval_loss": 0.4})`` (``Emulator.set_metrics``, ``POST /_emulator/metrics``) replaces
-the final value of a metric of a job (for tests of a promotion gate); a metric no run logs is added to the
-fine-tuning step (or to ``step``).
+``set_overrides(app, job, {"eval_loss": 0.4}, step=None)`` (``Emulator.set_metrics``, ``POST /_emulator/metrics``)
+replaces the final value of metrics of a job's fine-tuning step, or of the step named ``step`` (for tests of a
+promotion gate); a metric the step does not log is added to it as one point at its end. The job need not exist
+yet; None removes an override.
 """
 
 from __future__ import annotations
@@ -158,16 +159,16 @@ def run_points(app: App, tree: Tree, run: RunNode) -> list[Point]:
         points = training_points(params, seed)
         if run.fails:
             points = [p for p in points if p.at <= 0.6]
-    over = app.state.get("metric_overrides", {}).get(tree.job["name"].lower())
-    target = _override_target(tree, over.get("step")) if over else None
-    if over and run.kind == "step" and target is not None and target.id == run.id:
-        for key, value in over["metrics"].items():
+    for step, metrics in app.state.get("metric_overrides", {}).get(tree.job["name"].lower(), {}).items():
+        target = _override_target(tree, step or None)
+        if run.kind != "step" or target is None or target.id != run.id:
+            continue
+        for key, value in metrics.items():
             last = max((i for i, p in enumerate(points) if p.key == key), default=None)
             if last is not None:
                 points[last] = points[last]._replace(value=float(value))
             else:
-                step = max((p.step for p in points), default=0)
-                points.append(Point(key, float(value), step, 1.0))
+                points.append(Point(key, float(value), max((p.step for p in points), default=0), 1.0))
     return points
 
 
@@ -202,21 +203,27 @@ def set_overrides(app: App, job: str, metrics: dict, step: Optional[str] = None)
         raise EmulatorError("set_metrics needs a job name")
     if not isinstance(metrics, dict) or not all(isinstance(k, str) and k for k in metrics):
         raise EmulatorError("metrics must be a mapping of metric name to number")
+    if step is not None and (not isinstance(step, str) or not step):
+        raise EmulatorError("step must be the name of a step of the job")
+    for key, value in metrics.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+            raise EmulatorError(f"metric {key!r} must be a finite number, got {value!r}")
     store = app.state.setdefault("metric_overrides", {})
-    rec = store.setdefault(job.lower(), {"step": None, "metrics": {}})
+    by_step = store.setdefault(job.lower(), {})
+    rec = by_step.setdefault(step or "", {})
     for key, value in metrics.items():
         if value is None:
-            rec["metrics"].pop(key, None)
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise EmulatorError(f"metric {key!r} must be a finite number, got {value!r}")
-        rec["metrics"][key] = float(value)
-    if step is not None:
-        rec["step"] = step
-    if not rec["metrics"]:
+            rec.pop(key, None)
+        else:
+            rec[key] = float(value)
+    result = {"job": job, "step": step, "metrics": dict(rec)}
+    if not rec:
+        by_step.pop(step or "", None)
+    if not by_step:
         store.pop(job.lower(), None)
     app.save()
-    return {"job": job, "step": rec["step"], "metrics": dict(rec["metrics"])}
+    return result
 
 
 def control_set(app: App, req: Request) -> Response:
