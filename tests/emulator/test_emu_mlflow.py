@@ -94,7 +94,7 @@ def test_metrics_are_deterministic_and_follow_the_inputs(tracking, compute, job_
 def test_metrics_appear_while_the_step_runs(tracking, emu, compute, job_spec, submit, ml):
     import time
 
-    emu.job_duration = 2.0
+    emu.job_duration = 3.0
     job = submit(job_spec("mlflow-live"))
     counts = []
     while ml.jobs.get(job.name).status != "Completed":

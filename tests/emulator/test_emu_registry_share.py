@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from conftest import make_client
 
 REG = "amlgen-models"
 
@@ -78,6 +77,9 @@ def test_share_creates_the_registry_model_through_import(emu, ml, trained):
     with pytest.raises(ValidationException, match="already exists in registry"):
         ml.models.share("phi3-ultrachat", "3", registry_name=REG, share_with_name="phi3-ultrachat",
                         share_with_version="3")
+    renamed = ml.models.share("phi3-ultrachat", "3", registry_name=REG, share_with_name="phi3-prod",
+                              share_with_version="1")
+    assert renamed.id == f"azureml://registries/{REG}/models/phi3-prod/versions/1"
 
 
 def test_registry_versions_are_immutable(emu, ml, trained):
@@ -172,4 +174,41 @@ def test_registries_from_the_constructor(tmp_path):
         assert [r["name"] for r in emu2.registries] == ["azureml", "team-registry"]
         reg = registry(emu2, "team-registry")
         assert list(reg.models.list()) == []
-        make_client(emu2).workspaces.get(emu2.workspace_name)
+
+
+def test_registry_models_survive_a_restart_with_a_state_dir(tmp_path):
+    from azure.ai.ml.entities import Model
+
+    from generator.emulator import Emulator
+    from generator.emulator.local import prepare_process_for_emulator
+
+    for round_ in (1, 2):
+        with Emulator(state_dir=tmp_path, registries={REG: ["eastus"]}) as emu2, \
+                prepare_process_for_emulator(emu2.base_url, emu2.ca_path):
+            reg = registry(emu2)
+            if round_ == 1:
+                reg.models.create_or_update(Model(name="kept", version="1", path="https://example.com/m"))
+            assert reg.models.get("kept", version="1").path == "https://example.com/m"
+
+
+def test_registry_option_of_the_emulator_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from generator.emulator import EmulatorControl
+
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "generator.emulator", "--port", "0", "--registry", f"{REG}=eastus,westeurope"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(repo),
+        env={**os.environ, "PYTHONPATH": str(repo)})
+    try:
+        base = proc.stdout.readline().strip().split("=", 1)[1]
+        ca = proc.stdout.readline().strip().split("=", 1)[1]
+        regs = {r["name"]: r["regions"] for r in EmulatorControl(base, ca).registries()}
+        assert regs[REG] == ["eastus", "westeurope"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
