@@ -314,17 +314,17 @@ def logs(root: Path, env: str, *, target: Any, step: str | None = None, follow: 
          **connect: Any) -> str:
     """Print the pipeline job's execution log (or one step's log); with ``follow``, until it ends. Returns the
     status of the job (or of the step)."""
-    from .engine.runs import follow_log, job_status, read_log
+    from .engine.runs import follow_log, read_log
 
     with session(root, env, target=target, specs=specs, **connect) as s:
         name = pipeline_job_name(s)
         if follow:
             poll = poll_interval if poll_interval is not None else (LOCAL_POLL if s.ws.target.is_local else 5.0)
             return follow_log(s.ws, name, step, emit, poll_interval=poll)
-        _, text = read_log(s.ws, name, step)
+        _, text, status = read_log(s.ws, name, step)
         for line in text.splitlines():
             emit(line)
-        return job_status(s.ws, name)
+        return status
 
 
 def metrics(root: Path, env: str, *, target: Any, specs: Path | None = None, history: bool = True,

@@ -34,8 +34,16 @@ def logs(
     number(poll_interval, "--poll-interval", 0, 3600)
     where = root(project)
     tgt = api.target(where, target, workspace_config)
-    api.logs(where, one_env(env), target=tgt, step=step, follow=follow, emit=typer.echo, specs=specs,
-             poll_interval=poll_interval, **connect_options(retry_total, retry_backoff_factor))
+    printed = []
+
+    def emit(line: str) -> None:
+        printed.append(1)
+        typer.echo(line)
+
+    status = api.logs(where, one_env(env), target=tgt, step=step, follow=follow, emit=emit, specs=specs,
+                      poll_interval=poll_interval, **connect_options(retry_total, retry_backoff_factor))
+    if not printed:
+        typer.echo(f"no log lines yet ({'the step' if step else 'the job'} is {status})", err=True)
 
 
 @app.command()

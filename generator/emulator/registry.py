@@ -38,6 +38,12 @@ REGISTRY = "registries/{reg}"
 KINDS = ("models", "components")
 REGISTRY_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{2,32}$")
 REGION_RE = re.compile(r"^[a-z][a-z0-9]{2,30}$")
+# regions the system registry lists in its discovery document (it serves every region; the rule never refuses it)
+SYSTEM_REGIONS = ("eastus", "eastus2", "westus", "westus2", "westus3", "centralus", "northcentralus",
+                  "southcentralus", "westcentralus", "canadacentral", "brazilsouth", "northeurope", "westeurope",
+                  "uksouth", "francecentral", "germanywestcentral", "swedencentral", "switzerlandnorth",
+                  "norwayeast", "uaenorth", "southafricanorth", "centralindia", "japaneast", "koreacentral",
+                  "southeastasia", "eastasia", "australiaeast")
 WS_ASSET_ID = re.compile(
     r"^azureml://locations/(?P<loc>[^/]+)/workspaces/(?P<guid>[^/]+)/models/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)$",
     re.I,
@@ -105,7 +111,7 @@ def discovery(app: App, req: Request) -> Response:
     regions = registry_regions(app, reg)
     system = regions is None
     name = REGISTRY_NAME if system else app.user_registries[reg.lower()]["name"]
-    regions = [app.location] if system else regions
+    regions = list(dict.fromkeys([app.location.lower(), *SYSTEM_REGIONS])) if system else regions
     return Response(200, {
         "registryId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"registry/{name.lower()}")), "registryName": name,
         "tenantId": TENANT_ID, "primaryRegion": regions[0], "regions": regions,

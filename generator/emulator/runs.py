@@ -107,7 +107,8 @@ def build_tree(job: dict) -> Tree:
     root = RunNode(job["name"], props.get("displayName") or job["name"], None, "root")
     runs = {root.id.lower(): root}
     steps: list[RunNode] = []
-    for node_name, node in (props.get("jobs") or {}).items() if props.get("jobType") == "Pipeline" else ():
+    nodes = (props.get("jobs") or {}) if props.get("jobType") == "Pipeline" else {}
+    for node_name, node in nodes.items():
         node = node if isinstance(node, dict) else {}
         comp_steps = _component_steps(node)
         compute = str(node.get("computeId") or "serverless").rsplit("/", 1)[-1]

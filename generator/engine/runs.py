@@ -154,11 +154,17 @@ class Services:
 
 
 # ------------------------------------------------------------------------------------------------------- logs
-def read_log(ws: Workspace, job_name: str, step: str | None = None) -> tuple[str, str]:
-    """(log name, text) of the job's execution log, or of one step's log."""
-    job_status(ws, job_name)
-    run_id = find_step(list_steps(ws, job_name), step).run_id if step else job_name
-    return Services(ws).log_text(run_id)
+def read_log(ws: Workspace, job_name: str, step: str | None = None) -> tuple[str, str, str]:
+    """(log name, text, status) of the job's execution log, or of one step's log (status: the job's or the
+    step's)."""
+    status = job_status(ws, job_name)
+    if step:
+        found = find_step(list_steps(ws, job_name), step)
+        run_id, status = found.run_id, found.status
+    else:
+        run_id = job_name
+    name, text = Services(ws).log_text(run_id)
+    return name, text, status
 
 
 def follow_log(ws: Workspace, job_name: str, step: str | None, emit: Callable[[str], None], *,

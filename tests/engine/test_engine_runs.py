@@ -49,6 +49,13 @@ def test_logs_of_the_job_and_of_a_step(run, emu, ml, project):
     assert r.code == 1 and "is not a step of the job" in r.err
 
 
+def test_logs_of_a_step_that_has_not_started(run, emu, ml, project):
+    emu.job_duration = 6.0  # the fine-tuning step starts 3.6 s after the submission
+    _submit(ml, project)
+    r = run("logs", "--env", "dev", "--step", "finetune")
+    assert r.code == 0 and r.out == "" and r.err == "no log lines yet (the step is NotStarted)\n"
+
+
 def test_logs_follow_until_the_step_ends(run, emu, ml, project):
     emu.job_duration = 1.5
     job = _submit(ml, project)
