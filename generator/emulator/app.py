@@ -1,8 +1,8 @@
 """``App``: the state of one emulator and the way each request reaches its handler.
 
 ``App.handle`` answers ``(method, path, headers, body)`` with a ``Response``: control API first, then fault
-rules, then ``dispatch``, which works out the plane of the path (blob service, scoring, registry discovery,
-discovery, run history, registry, operations, workspace ARM), applies that plane's checks (auth, api-version,
+rules, then ``dispatch``, which works out the plane of the path (run logs, blob service, scoring, registry
+discovery, discovery, MLflow and assetstore operations, run history, registry, operations, workspace ARM), applies that plane's checks (auth, api-version,
 lock, body parsing, saving) and looks the path up in the route table (``core``). The long-running operations
 (LROs) that computes, endpoints, deployments, deletes and job cancels start live here too.
 """
