@@ -495,3 +495,39 @@ def refresh_prices(root: Path, *, regions: list[str] | None = None, base_url: st
 
     wanted = regions or sorted({e.config.workspace.location for e in load_all(root)})
     return refresh(root / OVERRIDE_TABLE, regions=wanted, base_url=base_url or RETAIL_PRICES_URL)
+
+
+# --------------------------------------------------------------------------- watching the pipeline job
+def pipeline_job_name(s: Session) -> str:
+    """The name of the environment's pipeline job (``specs/<env>/pipeline-job.yml``)."""
+    jobs = [r for r in s.resources if r.kind.name == "job"]
+    if not jobs:
+        raise ConfigError(f"environment '{s.env.name}' runs no pipeline job (its specs have no pipeline-job.yml)")
+    return jobs[0].name
+
+
+def logs(root: Path, env: str, *, target: Any, step: str | None = None, follow: bool = False,
+         emit: Callable[[str], None] = print, specs: Path | None = None, poll_interval: float | None = None,
+         **connect: Any) -> str:
+    """Print the pipeline job's execution log (or one step's log); with ``follow``, until it ends. Returns the
+    status of the job (or of the step)."""
+    from .engine.runs import follow_log, read_log
+
+    with session(root, env, target=target, specs=specs, **connect) as s:
+        name = pipeline_job_name(s)
+        if follow:
+            poll = poll_interval if poll_interval is not None else (LOCAL_POLL if s.ws.target.is_local else 5.0)
+            return follow_log(s.ws, name, step, emit, poll_interval=poll)
+        _, text, status = read_log(s.ws, name, step)
+        for line in text.splitlines():
+            emit(line)
+        return status
+
+
+def metrics(root: Path, env: str, *, target: Any, specs: Path | None = None, history: bool = True,
+            **connect: Any):
+    """The metrics the pipeline job's runs logged (``engine.runs.JobMetrics``)."""
+    from .engine.runs import job_metrics
+
+    with session(root, env, target=target, specs=specs, **connect) as s:
+        return job_metrics(s.ws, pipeline_job_name(s), history=history)

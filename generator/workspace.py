@@ -199,11 +199,14 @@ class Workspace:
     """An MLClient for one workspace, with every call wrapped (``call``)."""
 
     def __init__(self, client: Any, *, restore: Callable[[], None] | None = None, label: str = "",
-                 target: Any = None) -> None:
+                 target: Any = None, credential: Any = None, retry: dict[str, Any] | None = None) -> None:
         self.client = client
         self._restore = restore
         self.label = label
         self.target = target or AzureTarget()
+        self._credential = credential  # for the REST calls the SDK has no method for (``rest``)
+        self._retry = retry or {}
+        self._pipelines: dict[bool, Any] = {}
         _muffle(True)
         self._muffled = True
 
@@ -246,7 +249,8 @@ class Workspace:
                 restore()
             raise AzureError(f"cannot configure the workspace client: {scrub(_first_line(str(exc)))}") from None
         label = f"{name} (resource group {rg}){target.label_suffix}"
-        return cls(client, restore=restore, label=label, target=target)
+        retry = {k: v for k, v in kwargs.items() if k in ("retry_total", "retry_backoff_factor")}
+        return cls(client, restore=restore, label=label, target=target, credential=credential, retry=retry)
 
     @classmethod
     def connect_registry(cls, registry: str, *, target: Any = None, retry_total: int | None = None,
@@ -361,6 +365,45 @@ class Workspace:
             m = re.search(r'"message"\s*:\s*"((?:[^"\\]|\\.)*)"', text)
             return scrub(_first_line(json.loads(f'"{m.group(1)}"') if m else text.split("\n")[-1] or text, 300))
         return "the job failed (no error reported)"
+
+    def rest(self, method: str, url: str, *, json_body: Any = None, auth: bool = True, raw: bool = False) -> Any:
+        """A REST call the SDK has no method for (run history, MLflow tracking, a log's SAS URL): with the
+        workspace's credential and the SDK's scope when ``auth``, azure-core retries; the parsed JSON (the text
+        when ``raw`` or when the body is no JSON).
+        Call it inside ``call``: an error status raises ``HttpResponseError`` with the service's message."""
+        from azure.core import PipelineClient
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy, UserAgentPolicy
+        from azure.core.rest import HttpRequest
+
+        client = self._pipelines.get(auth)
+        if client is None:
+            policies: list[Any] = [UserAgentPolicy("amlgen"), RetryPolicy(**self._retry)]
+            if auth:
+                scopes = (getattr(self.client, "_kwargs", None) or {}).get("credential_scopes") or [
+                    "https://management.azure.com/.default"]
+                policies.append(BearerTokenCredentialPolicy(self._credential or self.target.credential(), *scopes))
+            client = self._pipelines[auth] = PipelineClient(url, policies=policies)
+        response = client.send_request(HttpRequest(method, url, json=json_body))
+        if response.status_code >= 400:
+            message = response.text()
+            try:
+                data = response.json()
+                err = data.get("error") if isinstance(data, dict) else None
+                if isinstance(err, dict):  # ARM: {"error": {"code", "message"}}
+                    message = f"{err.get('code', '')}: {err.get('message', '')}"
+                elif isinstance(data, dict) and "error_code" in data:  # MLflow: {"error_code", "message"}
+                    message = f"{data['error_code']}: {data.get('message', '')}"
+            except ValueError:
+                pass
+            raise HttpResponseError(message=message or f"HTTP {response.status_code}", response=response)
+        text = response.text()
+        if raw:
+            return text
+        try:
+            return response.json() if text else None
+        except ValueError:
+            return text
 
     def invoke(self, endpoint: str, request_file: str | Path, deployment: str | None = None) -> str:
         """Score ``request_file`` on the endpoint; the key is fetched and used inside the SDK only."""

@@ -69,6 +69,7 @@ class Emulator:
         location: str = "eastus",
         verbose: bool = False,
         fault_seed: Optional[int] = None,
+        registries: Optional[dict] = None,
     ) -> None:
         if latencies and "job" in latencies:
             job_duration = _check_latencies({"compute": latencies["job"]})["compute"]
@@ -85,6 +86,7 @@ class Emulator:
             subscription_id=subscription_id, resource_group=resource_group, workspace_name=workspace_name,
             workspaces=workspaces, location=location, latencies=_check_latencies(latencies),
             job_duration=float(job_duration), state_dir=self.state_dir, faults=self.faults, verbose=verbose,
+            registries=registries,
         )
         self._server: Optional[TLSServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -180,6 +182,29 @@ class Emulator:
         if float(seconds) < 0:
             raise EmulatorError("job_duration must be >= 0 seconds")
         self._app.job_duration = float(seconds)
+
+    # ---------------------------------------------------- registries and runs
+    def add_registry(self, name: str, regions: list[str]) -> dict:
+        """Declare a user registry (models can be shared into it) reachable from the given regions."""
+        from .registry import add_registry
+
+        return add_registry(self._app, name, regions)
+
+    @property
+    def registries(self) -> list[dict]:
+        """Every registry: ``{"name", "regions" (None = every region), "system"}``."""
+        from .registry import list_registries
+
+        return list_registries(self._app)
+
+    def set_metrics(self, job: str, metrics: dict, *, step: Optional[str] = None) -> dict:
+        """Override the final values of metrics of pipeline job ``job`` (e.g. ``{"eval_loss": 0.4}``) logged by its
+        fine-tuning step (or by the step named ``step``); None as a value removes an override. The job need not
+        exist yet. Raises ``EmulatorError`` for a value that is no finite number."""
+        from .metrics import set_overrides
+
+        with self._app.lock:
+            return set_overrides(self._app, job, metrics, step)
 
     @property
     def workspace_id(self) -> str:

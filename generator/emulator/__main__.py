@@ -20,6 +20,8 @@ def main(argv=None) -> int:
                         help="compute, endpoint, deployment, model, data, delete or cancel (repeatable)")
     parser.add_argument("--workspace", action="append", dest="workspaces", metavar="NAME",
                         help="serve only these workspace names (default: any name, created on first use)")
+    parser.add_argument("--registry", action="append", default=[], metavar="NAME=REGION[,REGION...]",
+                        help="a user registry reachable from these regions (repeatable; azureml is always served)")
     parser.add_argument("--verbose", action="store_true", help="print method, path and status of each request")
     ns = parser.parse_args(argv)
     latencies = {}
@@ -28,9 +30,15 @@ def main(argv=None) -> int:
         if not sep:
             parser.error(f"--latency expects KIND=SECONDS, got {item!r}")
         latencies[kind] = value
+    registries = {}
+    for item in ns.registry:
+        name, sep, regions = item.partition("=")
+        if not sep or not regions:
+            parser.error(f"--registry expects NAME=REGION[,REGION...], got {item!r}")
+        registries[name] = [r.strip() for r in regions.split(",") if r.strip()]
     try:
         run_emulator(ns.host, ns.port, ns.state_dir, latencies, ns.job_duration, verbose=ns.verbose,
-                     workspaces=ns.workspaces)
+                     workspaces=ns.workspaces, registries=registries or None)
     except AmlgenError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code

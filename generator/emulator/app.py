@@ -1,8 +1,8 @@
 """``App``: the state of one emulator and the way each request reaches its handler.
 
 ``App.handle`` answers ``(method, path, headers, body)`` with a ``Response``: control API first, then fault
-rules, then ``dispatch``, which works out the plane of the path (blob service, scoring, registry discovery,
-discovery, run history, registry, operations, workspace ARM), applies that plane's checks (auth, api-version,
+rules, then ``dispatch``, which works out the plane of the path (run logs, blob service, scoring, registry
+discovery, discovery, MLflow and assetstore operations, run history, registry, operations, workspace ARM), applies that plane's checks (auth, api-version,
 lock, body parsing, saving) and looks the path up in the route table (``core``). The long-running operations
 (LROs) that computes, endpoints, deployments, deletes and job cancels start live here too.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import blob, registry, registry_seed
+from . import blob, registry, runs
 from .core import (
     BLOB_ACCOUNT, DEFAULT_LATENCIES, PROVIDER, ApiError, Request, RequestRecord, Response, add_routes, bad,
     fault_error, find_route, iso, not_found, poll_ms,
@@ -31,7 +31,7 @@ from .errors import EmulatorError
 from .faults import FaultRule, Faults
 
 # The resource families: importing one registers its routes. A new resource is a module listed here.
-FAMILIES = ("workspace", "computes", "assets", "jobs", "endpoints", "registry", "blob", "control")
+FAMILIES = ("workspace", "computes", "assets", "jobs", "endpoints", "registry", "runs", "mlflow", "blob", "control")
 for _family in FAMILIES:
     importlib.import_module(f"{__package__}.{_family}")
 
@@ -79,6 +79,7 @@ class App:
         state_dir: Optional[Path],
         faults: Faults,
         verbose: bool = False,
+        registries: Optional[dict] = None,
     ) -> None:
         self.subscription_id = subscription_id
         self.resource_group = resource_group
@@ -101,9 +102,8 @@ class App:
         self.reset_state()
         if state_dir is not None:
             self._load()
-        self.registry_models = registry_seed.models()
-        self.registry_components = registry_seed.components()
         self.registry_created = time.time() - 86400 * 30
+        registry.setup(self, registries)  # the azureml registry's content and the declared user registries
 
     # ----------------------------------------------------------------------------------------------- state
     def reset_state(self) -> None:
@@ -258,6 +258,8 @@ class App:
     def dispatch(self, req: Request) -> Response:
         """Work out the plane of the path, apply its checks and answer from the route table."""
         path = req.path
+        if runs.is_log_url(req):
+            return runs.serve_log(self, req)  # a run's log file through its SAS URL (signature checked there)
         if path.startswith(f"/{BLOB_ACCOUNT}/") or path == f"/{BLOB_ACCOUNT}":
             return blob.serve(self, req)  # SharedKey auth, checked by the blob service itself
         if SCORE_RE.match(path):
@@ -267,6 +269,12 @@ class App:
             return self.call(req, path[1:].split("/"))
         if path == "/discovery":
             return self.call(req, ["discovery"])
+        if path.lower().startswith(("/mlflow/v1.0/", "/assetstore/v1.0/")):  # MLflow tracking, registry operations
+            self._require_bearer(req.headers)
+            with self.lock:
+                if req.method in ("POST", "PUT", "PATCH") and req.body:
+                    req.data = json.loads(req.body.decode() or "null")
+                return self.call(req, path[1:].split("/"))
         m = HISTORY_RE.match(path)
         if m:
             self._require_bearer(req.headers)
@@ -279,8 +287,14 @@ class App:
         if m:
             self._require_bearer(req.headers)
             self._require_api_version(req.query)
-            registry.check_access(m["reg"], req.method)
-            return self.call(req, ["registries", m["reg"], *[p for p in (m["rest"] or "").split("/") if p]])
+            with self.lock:
+                registry.check_access(self, m["reg"], req.method)
+                if req.method in ("PUT", "POST", "PATCH"):
+                    req.data = json.loads(req.body.decode() or "null") if req.body else None
+                resp = self.call(req, ["registries", m["reg"], *[p for p in (m["rest"] or "").split("/") if p]])
+                if req.method != "GET" and resp.status < 400:
+                    self.save()
+                return resp
         m = OP_RE.match(path)
         if m:
             self._require_bearer(req.headers)

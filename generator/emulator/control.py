@@ -162,3 +162,15 @@ class EmulatorControl:
         if job_duration is not None:
             body["job_duration"] = job_duration
         return self._call("POST", "config", body)
+
+    def registries(self) -> list[dict]:
+        """Every registry: ``{"name", "regions" (None = every region), "system"}``."""
+        return self._call("GET", "registries")["registries"]
+
+    def add_registry(self, name: str, regions: list[str]) -> dict:
+        """Declare a user registry reachable from ``regions``."""
+        return self._call("POST", "registries", {"name": name, "regions": regions})
+
+    def set_metrics(self, job: str, metrics: dict, step: Optional[str] = None) -> dict:
+        """Override final metric values of a pipeline job (see ``Emulator.set_metrics``)."""
+        return self._call("POST", "metrics", {"job": job, "metrics": metrics, "step": step})

@@ -86,6 +86,12 @@ def list_jobs(app: App, req: Request) -> Response:
 
 
 def get_job(app: App, req: Request) -> Response:
+    if req.params["name"].lower() not in req.ws["jobs"]:  # a pipeline's child run: a job without properties
+        from .runs import child_job_body
+
+        child = child_job_body(app, req.ws, req.params["name"])
+        if child is not None:
+            return Response(200, child)
     return Response(200, job_body(app, req.ws, _existing(req, req.params["name"])))
 
 
@@ -189,6 +195,10 @@ def _run(req: Request) -> dict:
 
 def run_details(app: App, req: Request) -> Response:
     """``GET .../runs/<job>`` and ``.../details``: status, times and error, long-polling a little."""
+    from .runs import child_details, root_log_files
+
+    if req.params["run"].lower() not in req.ws["jobs"]:  # a pipeline's child run (``runs``)
+        return child_details(app, req)
     job = _run(req)
     status = job_status(job)
     start, end = _job_times(job)
@@ -196,7 +206,7 @@ def run_details(app: App, req: Request) -> Response:
         "runId": job["name"], "runUuid": str(uuid.uuid5(uuid.NAMESPACE_URL, job["id"])), "status": status,
         "startTimeUtc": iso(start) if start else None, "endTimeUtc": iso(end) if end else None,
         "target": job["properties"].get("computeId"), "properties": {}, "inputDatasets": [],
-        "outputDatasets": [], "logFiles": {}, "warnings": [],
+        "outputDatasets": [], "logFiles": root_log_files(app, req.ws, job), "warnings": [],
         "revision": 1,
     }
     if status == "Failed":

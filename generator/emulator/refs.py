@@ -2,6 +2,10 @@
 
 Asset ARM ids, ``azureml://registries/...`` URIs, datastore paths and compute names, checked against the state
 (400 when missing). Shared by ``assets``, ``jobs`` and ``endpoints``.
+
+A registry asset may be consumed only from a workspace in one of the registry's regions (the ``azureml``
+registry serves every region): otherwise 400 ``BadRequest`` "Invalid region <ws region> for operation consume
+in registry <r> ..." as the service answers (fact 33).
 """
 
 from __future__ import annotations
@@ -9,9 +13,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Optional
 
-from . import registry_seed
 from .blob import blob_exists
-from .core import bad
+from .core import ApiError, bad
+from .registry import component_versions, model_versions, registry_regions
 from .workspace import datastore
 
 if TYPE_CHECKING:
@@ -75,10 +79,9 @@ def component_ref_ok(app: App, ws: dict, ref: Optional[str], where: str) -> None
         return
     m = REGISTRY_ASSET_URI.match(ref)
     if m:
-        if m["reg"].lower() != registry_seed.REGISTRY_NAME:
-            raise bad(f"{where}: registry '{m['reg']}' was not found.", "UserError")
-        versions = app.registry_components.get(m["name"])
-        if versions is None or (m["sel"].lower() == "versions" and m["ver"] not in versions) or (
+        registry_region_ok(app, ws, m["reg"], ref, where)
+        versions = component_versions(app, m["reg"], m["name"])
+        if not versions or (m["sel"].lower() == "versions" and m["ver"] not in versions) or (
             m["sel"].lower() == "labels" and m["ver"] not in ("latest", "default")
         ):
             raise bad(f"{where}: component '{m['name']}' {m['sel'][:-1]} '{m['ver']}' was not found in "
@@ -104,9 +107,10 @@ def asset_ref_ok(app: App, ws: dict, uri: Optional[str], where: str) -> Optional
             raise bad(f"{where}: asset '{m['name']}:{m['ver']}' was not found.", "UserError")
         return None
     m = REGISTRY_ASSET_URI.match(uri)
-    if m and m["kind"].lower() == "models" and m["reg"].lower() == registry_seed.REGISTRY_NAME:
-        versions = app.registry_models.get(m["name"])
-        if versions is None or (m["sel"].lower() == "versions" and m["ver"] not in versions):
+    if m and m["kind"].lower() == "models":
+        registry_region_ok(app, ws, m["reg"], uri, where)
+        versions = model_versions(app, m["reg"], m["name"])
+        if not versions or (m["sel"].lower() == "versions" and m["ver"] not in versions):
             raise bad(f"{where}: model '{m['name']}' version '{m['ver']}' was not found in registry "
                       f"'{m['reg']}'.", "UserError")
         return None
@@ -131,8 +135,31 @@ def model_ref_ok(app: App, ws: dict, model: str) -> None:
         return
     m = REGISTRY_ASSET_URI.match(model)
     if m and m["kind"].lower() == "models":
-        if m["reg"].lower() != registry_seed.REGISTRY_NAME or m["name"] not in app.registry_models or (
-                m["sel"].lower() == "versions" and m["ver"] not in app.registry_models[m["name"]]):
+        registry_region_ok(app, ws, m["reg"], model, "model")
+        versions = model_versions(app, m["reg"], m["name"])
+        if not versions or (m["sel"].lower() == "versions" and m["ver"] not in versions):
             raise bad(f"Registry model '{model}' was not found.", "UserError")
         return
     raise bad(f"Model reference '{model}' is not a model version ARM id.", "UserError")
+
+
+def workspace_location(app: App, ws: dict) -> str:
+    """The workspace's region (its record's ``location``, else the emulator's)."""
+    return str(ws.get("location") or app.location).lower()
+
+
+def registry_region_ok(app: App, ws: dict, reg: str, uri: str, where: str) -> None:
+    """A registry asset is consumed from a workspace in one of the registry's regions (fact 33); 400 otherwise."""
+    try:
+        regions = registry_regions(app, reg)
+    except ApiError:
+        raise bad(f"{where}: registry '{reg}' was not found.", "UserError") from None
+    if regions is None:
+        return
+    loc = workspace_location(app, ws)
+    if loc not in regions:
+        raise ApiError(400, "BadRequest",
+                       f"key: {uri}, Message: Invalid region {loc} for operation consume in registry {reg}. "
+                       f"Region {loc} is not a supported region for registry {reg}. Supported regions are "
+                       f"{', '.join(regions)}. Please make sure to have run an updated ARM deployment with the new "
+                       f"region, before trying to consume in it")

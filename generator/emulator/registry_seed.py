@@ -1,22 +1,42 @@
-"""Seed content of the emulated ``azureml`` system registry (served by ``registry``)."""
+"""What the emulated ``azureml`` system registry serves, derived from the registry's published specs.
+
+The content lives in ``registry_azureml.json`` (package data, committed): each model version is *derived* from
+a published model ``spec.yaml`` of Azure/azureml-assets (the file records the source path and commit of each),
+and each chat_completion_pipeline version's child steps from the published pipeline component spec. The
+component interfaces (inputs/outputs) themselves are the ones amlgen already ships in
+``generator/catalog/components/``.
+
+How a spec becomes what the service answers (``derive_model``):
+
+- ``tags`` and ``properties``: every value becomes ``str(value)`` of the value PyYAML reads, which is what
+  azure-ai-ml's ``Model._to_rest_object`` sends when a model is published from a spec (lists and mappings become
+  Python literals such as ``"['Standard_NC6s_v3', ...]"``, booleans ``"True"``, and ``5e-6`` stays the string
+  ``'5e-6'`` inside ``model_specific_defaults``) -- the shape the notebooks read with ``ast.literal_eval``;
+- ``isArchived``: the spec's ``isArchived`` (absent = false);
+- ``system_metadata``: the spec's ``system_metadata`` mapping as JSON, under ``properties.system_metadata`` (the
+  key azure-ai-ml uses when it writes a registry model with system metadata);
+- the model type and flavors are not in the specs: every model is an ``mlflow_model`` with the transformers
+  flavors below (what the notebook's ``mlflow_model_path`` input expects).
+
+``regenerate(reference_dir, out)`` rewrites the JSON from a reference snapshot (run by hand; tests never read the
+reference).
+"""
 
 from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 REGISTRY_NAME = "azureml"
 REGISTRY_SUBSCRIPTION = "00000000-0000-0000-0000-00000000a2e1"
 REGISTRY_RESOURCE_GROUP = "registry-builtin-prod-eastus-01"
-
-FINETUNE_ALLOW_LIST = (
-    "['Standard_NC24ads_A100_v4', 'Standard_NC48ads_A100_v4', 'Standard_NC96ads_A100_v4', "
-    "'Standard_ND96asr_v4', 'Standard_ND96amsr_A100_v4']"
-)
-INFERENCE_ALLOW_LIST = (
-    "['Standard_NC6s_v3', 'Standard_NC4as_T4_v3', 'Standard_NC24ads_A100_v4', 'Standard_NC12s_v3', "
-    "'Standard_NC24s_v3', 'Standard_NC8as_T4_v3', 'Standard_NC16as_T4_v3', 'Standard_NC64as_T4_v3', "
-    "'Standard_NC48ads_A100_v4', 'Standard_NC96ads_A100_v4', 'Standard_ND96asr_v4', 'Standard_ND96amsr_A100_v4']"
-)
-
-_PHI3_VERSIONS = ("13", "14", "15")
+DATA_FILE = Path(__file__).with_name("registry_azureml.json")
+CATALOG_DIR = Path(__file__).resolve().parents[1] / "catalog" / "components"
 
 MLFLOW_FLAVORS = {
     "python_function": {"data": {"loader_module": "mlflow.transformers", "python_version": "3.9.19",
@@ -24,94 +44,121 @@ MLFLOW_FLAVORS = {
     "transformers": {"data": {"framework": "pt", "instance_type": "TextGenerationPipeline",
                               "task": "text-generation", "transformers_version": "4.40.0"}},
 }
+_PARENT_INPUT = re.compile(r"^\$\{\{\s*parent\.inputs\.(\w+)\s*\}\}$")
+
+
+# ------------------------------------------------------------------------------------------------ derivation
+def service_value(value: Any) -> str:
+    """A tag/property value as the service keeps it: ``str()`` of what PyYAML read (see the module doc)."""
+    return str(value)
+
+
+def derive_model(spec_text: str, *, source: str, commit: str, created: str) -> dict:
+    """One registry model version from a published model ``spec.yaml`` (its text), with its provenance."""
+    spec = yaml.safe_load(spec_text)
+    if not isinstance(spec, dict) or not spec.get("name") or spec.get("version") is None:
+        raise ValueError(f"{source}: a model spec needs name and version")
+    return {
+        "name": str(spec["name"]),
+        "version": str(spec["version"]),
+        "created": created,
+        "source": {"path": source, "commit": commit},
+        "description": spec.get("description"),
+        "isArchived": bool(spec.get("isArchived", False)),
+        "tags": {str(k): service_value(v) for k, v in (spec.get("tags") or {}).items() if v is not None},
+        "properties": {str(k): service_value(v) for k, v in (spec.get("properties") or {}).items() if v is not None},
+        "system_metadata": spec.get("system_metadata"),
+    }
+
+
+def derive_steps(spec_text: str, *, source: str, commit: str) -> dict:
+    """The child steps of a published pipeline component spec: name, component, the compute input it runs on."""
+    spec = yaml.safe_load(spec_text)
+    steps = []
+    for name, job in (spec.get("jobs") or {}).items():
+        compute = _PARENT_INPUT.match(str(job.get("compute", "")))
+        steps.append({"name": name, "component": job.get("component"),
+                      "compute_input": compute.group(1) if compute else None,
+                      "outputs": sorted(job.get("outputs") or {})})
+    return {"name": spec["name"], "version": str(spec["version"]), "source": {"path": source, "commit": commit},
+            "steps": steps}
+
+
+def regenerate(reference_dir: str | Path, out: str | Path = DATA_FILE) -> Path:
+    """Rewrite ``registry_azureml.json`` from a reference snapshot laid out as /work/shared/reference."""
+    ref = Path(reference_dir)
+    head = "4b41f8ccbc01cf492767adc586ce1661c54c340a"
+    models_dir = ref / "azureml-assets" / "models"
+    models = [
+        derive_model((models_dir / "phi-3-mini-4k-instruct.v14.spec.yaml").read_text(),
+                     source="assets/models/system/phi-3-mini-4k-instruct/spec.yaml",
+                     commit="81f80b9b91e61bdf147527e21db69b910c536edf", created="2024-11-02T00:00:00Z"),
+        derive_model((models_dir / "phi-3-mini-4k-instruct.spec.yaml").read_text(),
+                     source="assets/models/system/phi-3-mini-4k-instruct/spec.yaml",
+                     commit="72891e189a88b204fc7a8714f49bd6087360baf5", created="2025-01-21T00:00:00Z"),
+        derive_model((models_dir / "Phi-4.spec.yaml").read_text(), source="assets/models/system/Phi-4/spec.yaml",
+                     commit="72891e189a88b204fc7a8714f49bd6087360baf5", created="2026-07-01T00:00:00Z"),
+        derive_model((models_dir / "phi-3.5-mini-128k-instruct.spec.yaml").read_text(),
+                     source="assets/models/system/phi-3.5-mini-128k-instruct/spec.yaml",
+                     commit="72891e189a88b204fc7a8714f49bd6087360baf5", created="2026-07-01T00:00:00Z"),
+    ]
+    pipeline = "assets/training/finetune_acft_hf_nlp/components/pipeline_components/chat_completion/spec.yaml"
+    steps = [
+        derive_steps((ref / "azureml-assets" / "chat_completion_pipeline.spec.v0.0.51.yaml").read_text(),
+                     source=pipeline + " (v0.0.51, mid-2024)", commit="not recorded in the snapshot"),
+        derive_steps((ref / "azureml-assets" / pipeline).read_text(), source=pipeline, commit=head),
+    ]
+    data = {
+        "about": "Derived by generator.emulator.registry_seed.regenerate from Azure/azureml-assets (snapshot HEAD "
+                 f"{head}); 'created' of Phi-3-mini-4k-instruct 14/15 is the date of the commit that set that "
+                 "version, of Phi-4 8 and Phi-3.5-mini-instruct 6 the spec's last change (their creation date is "
+                 "not in the snapshot).",
+        "models": models,
+        "component_steps": steps,
+    }
+    path = Path(out)
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------- loading
+@cache
+def _data() -> dict:
+    return json.loads(DATA_FILE.read_text(encoding="utf-8"))
 
 
 def models() -> dict[str, dict[str, dict]]:
-    """``{name: {version: properties}}`` of the seeded registry models."""
-    out: dict[str, dict[str, dict]] = {"Phi-3-mini-4k-instruct": {}}
-    for version in _PHI3_VERSIONS:
-        out["Phi-3-mini-4k-instruct"][version] = {
-            "description": "Phi-3 Mini-4K-Instruct is a 3.8B parameters, lightweight, state-of-the-art open model.",
-            "tags": {
-                "task": "chat-completion",
-                "license": "mit",
-                "author": "Microsoft",
-                "finetune_compute_allow_list": FINETUNE_ALLOW_LIST,
-                "inference_compute_allow_list": INFERENCE_ALLOW_LIST,
-                "evaluation_compute_allow_list": "['Standard_NC24ads_A100_v4', 'Standard_NC48ads_A100_v4']",
-                "finetuning_tasks": "chat-completion",
-                "SharedComputeCapacityEnabled": "",
-            },
-            "properties": {"SHA": "c1358f8a35e6d2af81890deffbbfa575b978c62f", "languages": "en"},
-            "modelType": "mlflow_model",
-            "flavors": MLFLOW_FLAVORS,
-        }
+    """``{name: {version: record}}`` of the registry's models (records as ``derive_model`` makes them)."""
+    out: dict[str, dict[str, dict]] = {}
+    for rec in _data()["models"]:
+        out.setdefault(rec["name"], {})[rec["version"]] = rec
     return out
 
 
-def _port(type_: str, description: str, *, optional: bool = False, default=None) -> dict:
-    port: dict = {"type": type_, "description": description, "optional": optional}
-    if default is not None:
-        port["default"] = default
-    return port
+def component_steps(name: str, version: str) -> list[dict]:
+    """The child steps of a registry pipeline component version (empty when unknown)."""
+    for rec in _data()["component_steps"]:
+        if rec["name"] == name and rec["version"] == version:
+            return list(rec["steps"])
+    return []
 
 
-CHAT_COMPLETION_INPUTS = {
-    "mlflow_model_path": _port("mlflow_model", "MLflow model asset path (registry model id).", optional=True),
-    "pytorch_model_path": _port("custom_model", "Pytorch model asset path.", optional=True),
-    "model_name": _port("string", "Model name as in the model registry.", optional=True),
-    "train_file_path": _port("uri_file", "Training data (jsonl with a messages column)."),
-    "validation_file_path": _port("uri_file", "Validation data.", optional=True),
-    "test_file_path": _port("uri_file", "Test data.", optional=True),
-    "compute_model_import": _port("string", "Compute for model import.", optional=True, default="serverless"),
-    "compute_preprocess": _port("string", "Compute for preprocessing.", optional=True, default="serverless"),
-    "compute_finetune": _port("string", "Compute for fine-tuning.", optional=True, default="serverless"),
-    "compute_model_evaluation": _port("string", "Compute for evaluation.", optional=True, default="serverless"),
-    "instance_type_model_import": _port("string", "Serverless SKU.", optional=True, default="Standard_d12_v2"),
-    "instance_type_preprocess": _port("string", "Serverless SKU.", optional=True, default="Standard_d12_v2"),
-    "instance_type_finetune": _port("string", "Serverless SKU.", optional=True, default="Standard_nc24rs_v3"),
-    "instance_type_model_evaluation": _port("string", "Serverless SKU.", optional=True,
-                                            default="Standard_nc24rs_v3"),
-    "number_of_gpu_to_use_finetuning": _port("integer", "GPUs per node.", optional=True, default=1),
-    "num_nodes_finetune": _port("integer", "Nodes.", optional=True, default=1),
-    "num_train_epochs": _port("integer", "Epochs.", optional=True, default=1),
-    "learning_rate": _port("number", "Learning rate.", optional=True, default=2e-5),
-    "per_device_train_batch_size": _port("integer", "Batch size.", optional=True, default=1),
-    "per_device_eval_batch_size": _port("integer", "Batch size.", optional=True, default=1),
-    "gradient_accumulation_steps": _port("integer", "Accumulation steps.", optional=True, default=1),
-    "max_seq_length": _port("integer", "Max sequence length.", optional=True, default=-1),
-    "apply_lora": _port("string", "true/false.", optional=True, default="true"),
-    "lora_r": _port("integer", "LoRA r.", optional=True, default=8),
-    "lora_alpha": _port("integer", "LoRA alpha.", optional=True, default=128),
-    "lora_dropout": _port("number", "LoRA dropout.", optional=True, default=0.0),
-    "apply_deepspeed": _port("string", "true/false.", optional=True, default="false"),
-    "deepspeed_stage": _port("string", "DeepSpeed ZeRO stage.", optional=True, default="2"),
-    "precision": _port("string", "Precision.", optional=True, default="32"),
-    "seed": _port("integer", "Random seed.", optional=True, default=42),
-    "lr_scheduler_type": _port("string", "Scheduler.", optional=True, default="linear"),
-    "warmup_steps": _port("integer", "Warmup steps.", optional=True, default=0),
-    "weight_decay": _port("number", "Weight decay.", optional=True, default=0.0),
-}
-CHAT_COMPLETION_OUTPUTS = {
-    "pytorch_model_folder": {"type": "uri_folder", "description": "Fine-tuned PyTorch model."},
-    "mlflow_model_folder": {"type": "mlflow_model", "description": "Fine-tuned MLflow model."},
-}
-
-
+@cache
 def components() -> dict[str, dict[str, dict]]:
-    """``{name: {version: componentSpec}}`` of the seeded registry components."""
-    out: dict[str, dict[str, dict]] = {"chat_completion_pipeline": {}}
-    for version in ("0.0.80", "0.0.81", "0.0.82"):
-        out["chat_completion_pipeline"][version] = {
+    """``{name: {version: componentSpec}}``: every interface in ``generator/catalog/components/`` (shared: copy
+    before changing)."""
+    out: dict[str, dict[str, dict]] = {}
+    for path in sorted(CATALOG_DIR.glob("*/*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        name, version = str(data["name"]), str(data["version"])
+        inputs = {n: {k: v for k, v in port.items() if k in ("type", "optional", "default", "enum", "min", "max")}
+                  for n, port in data["inputs"].items()}
+        outputs = {n: {"type": t} for n, t in data["outputs"].items()}
+        out.setdefault(name, {})[version] = {
             "$schema": "https://azuremlschemas.azureedge.net/latest/pipelineComponent.schema.json",
-            "name": "chat_completion_pipeline",
-            "version": version,
-            "type": "pipeline",
-            "display_name": "Chat Completion Pipeline",
-            "description": "Pipeline component for chat completion fine-tuning (emulated).",
-            "is_deterministic": True,
-            "inputs": CHAT_COMPLETION_INPUTS,
-            "outputs": CHAT_COMPLETION_OUTPUTS,
-            "jobs": {},
+            "name": name, "version": version, "type": data.get("type", "pipeline"),
+            "display_name": " ".join(w.capitalize() for w in name.split("_")),
+            "description": f"{name} {version} (interface from {' '.join(str(data.get('source', '')).split())})",
+            "is_deterministic": True, "inputs": inputs, "outputs": outputs, "jobs": {},
         }
     return out
