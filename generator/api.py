@@ -101,8 +101,15 @@ def render_files(root: Path, envs: list[str] | None, *, with_infra: bool = True,
             outcome.files.update(result.files)
             outcome.owned_dirs.append(f"{SPECS_DIR}/{name}")
             outcome.warnings.extend(result.warnings)
-            outcome.warnings.extend(f"{c.where}: the model's model_specific_defaults set {c.name}: "
-                                    f"{c.before!r} -> {c.after!r}" for c in result.changes)
+            if result.changes:
+                model = env.model
+                listed = ", ".join(f"{c.name} {c.before!r} -> {c.after!r}" + (f" (set at {c.where.split(': ')[0]})"
+                                                                               if c.where else "")
+                                   for c in result.changes)
+                outcome.warnings.append(
+                    f"{model.where}: {name}: {model.name} {model.version}'s model_specific_defaults override "
+                    f"{len(result.changes)} fine-tuning parameter(s), as the notebook does: {listed}; keep a value "
+                    "of yours with finetune_keep")
         if with_infra:
             from .iac import params_dir, render_infra
 

@@ -82,6 +82,9 @@ def locked_model(env: Environment, root: Path | None) -> LockedModel:
     lock = env.lock = _load_lock(root) if root is not None else None
     how = requested(fm)
     model = lock.model(fm.registry, fm.name, how) if lock else None
+    if model is None and lock is not None:  # a model the lock already knows as an alternative (same version)
+        model = next((m for m in lock.alternatives if (m.registry, m.name) == (fm.registry, fm.name)
+                      and (m.version == fm.version or m.requested == how)), None)
     if model is None:
         what = f"label {fm.label}" if fm.label else f"version {fm.version}"
         raise ConfigError(f"{LOCK_FILE} does not pin {fm.registry}/{fm.name} ({what}); run `amlgen lock` and commit "

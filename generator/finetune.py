@@ -137,7 +137,8 @@ def effective_params(user: Mapping[str, Any], model_defaults: Mapping[str, Any] 
             raise ConfigError(f"model_specific_defaults.{name}: {problem}", where=defaults_where)
         if name in keep:
             continue
-        if name not in params or params[name] != value or type(params[name]) is not type(value):
-            changes.append(Change(name, params.get(name), value, where("finetune", name) if name in user else defaults_where))
+        before = params[name] if name in params else spec.default  # what the job would use without the model's defaults
+        if before != value or type(before) is not type(value):
+            changes.append(Change(name, before, value, where("finetune", name) if name in user else ""))
         params[name] = value
     return params, changes

@@ -71,6 +71,7 @@ class LockedModel:
     task: str = ""
     tags: dict[str, str] = field(default_factory=dict)  # verbatim, as the registry returns them
     min_sku: dict[str, str] = field(default_factory=dict)  # finetune/inference: "cores|gpus|memory GB|disk GB"
+    computes: dict[str, list[str]] = field(default_factory=dict)  # newer layout: system metadata supportedComputes
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     where: str = LOCK_FILE  # file:line of the entry (for errors)
 
@@ -89,9 +90,10 @@ class LockedModel:
                               f"({str(text)[:60]!r}); run `amlgen lock` again or report it", where=self.where) from None
 
     def allow_list(self, use: str) -> list[str] | None:
+        """The ``<use>_compute_allow_list`` tag (as the notebook reads it), else the published supported computes."""
         value = self.parsed(f"{use}_compute_allow_list")
         if value is None:
-            return None
+            return list(self.computes[use]) if use in self.computes else None
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"the registry's {use}_compute_allow_list of {self.name} {self.version} is not a list "
                               "of VM sizes", where=self.where)
@@ -109,7 +111,9 @@ class LockedModel:
     def to_dict(self) -> dict[str, Any]:
         return {"registry": self.registry, "name": self.name, "requested": self.requested, "version": self.version,
                 "asset_id": self.asset_id, "task": self.task, "tags": dict(sorted(self.tags.items())),
-                "min_sku": dict(sorted(self.min_sku.items())), "lifecycle": self.lifecycle.to_dict()}
+                "min_sku": dict(sorted(self.min_sku.items())),
+                **({"computes": dict(sorted(self.computes.items()))} if self.computes else {}),
+                "lifecycle": self.lifecycle.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,9 @@ def _model(entry: Any, origins: Origins, path: tuple, shown: str) -> LockedModel
         return LockedModel(str(entry["registry"]), str(entry["name"]), str(entry["requested"]), str(entry["version"]),
                            str(entry["asset_id"]), str(entry.get("task", "")),
                            {str(k): str(v) for k, v in (entry.get("tags") or {}).items()},
-                           {str(k): str(v) for k, v in (entry.get("min_sku") or {}).items()}, lifecycle, where)
+                           {str(k): str(v) for k, v in (entry.get("min_sku") or {}).items()},
+                           {str(k): [str(x) for x in v] for k, v in (entry.get("computes") or {}).items()},
+                           lifecycle, where)
     except KeyError as exc:
         raise ConfigError(f"the lock entry has no {exc.args[0]}; run `amlgen lock`", where=where) from None
 

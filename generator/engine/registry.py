@@ -1,10 +1,13 @@
 """Resolving the lock: read the foundation models and components the environments name from their registries.
 
 Every call goes through the workspace module's wrapper (``Workspace.connect_registry`` + ``call``). What the
-registry says about a model is taken from the SDK's ``Model`` entity: its tags (verbatim), its properties and
-its system metadata (supported computes, minimum SKU specs, deprecation and retirement dates, archived state).
-A model version published before the registry carried lifecycle metadata (Phi-3-mini-4k-instruct 14) reports
-the model's lifecycle through the model's newest version, which the lock records as its ``source``.
+registry says about a model comes from two answers to the same GET: the SDK's ``Model`` entity (its tags,
+verbatim, and its properties: allow-lists and minimum SKU specs of the older layout) and the raw body of that
+GET, read with the SDK's own registry request (``get_registry_versioned_asset``), because azure-ai-ml 1.35.2
+drops ``system_metadata`` and ``isArchived`` when it builds the entity (supported computes, minimum SKU specs,
+deprecation and retirement dates, archived state of the newer layout). Lifecycle is the model's: a version
+published before the registry carried it (Phi-3-mini-4k-instruct 14) reports it through the model's newest
+version, which the lock records as its ``source``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ from ..workspace import Workspace
 
 
 def _meta(entity: Any) -> dict[str, Any]:
-    meta = getattr(entity, "system_metadata", None) or getattr(entity, "_system_metadata", None) or {}
+    """System metadata: on the entity when the SDK keeps it, else in the raw body attached by ``_get_model``."""
+    raw = getattr(entity, "_amlgen_raw", None) or {}
+    props = raw.get("properties") or {}
+    meta = (getattr(entity, "system_metadata", None) or getattr(entity, "_system_metadata", None)
+            or props.get("system_metadata") or props.get("systemMetadata") or {})
     return meta if isinstance(meta, dict) else {}
 
 
@@ -37,8 +44,10 @@ def _date(value: Any) -> dt.date | None:
 
 def _archived(entity: Any) -> bool:
     props = getattr(entity, "properties", None) or {}
+    raw = (getattr(entity, "_amlgen_raw", None) or {}).get("properties") or {}
     meta = _meta(entity)
-    for value in (props.get("isArchived"), meta.get("isArchived"), getattr(entity, "stage", None) == "Archived"):
+    for value in (raw.get("isArchived"), props.get("isArchived"), meta.get("isArchived"),
+                  getattr(entity, "stage", None) == "Archived"):
         if value in (True, "true", "True"):
             return True
     return False
@@ -60,13 +69,16 @@ def lifecycle_of(entity: Any, source: str) -> Lifecycle | None:
 
 
 def _tags(entity: Any) -> dict[str, str]:
-    """The notebook's tags, verbatim; newer versions publish the allow-lists as supported computes instead."""
-    tags = {k: str(v) for k, v in (getattr(entity, "tags", None) or {}).items() if k in NOTEBOOK_TAGS}
+    """The tags the notebook reads, verbatim."""
+    return {k: str(v) for k, v in (getattr(entity, "tags", None) or {}).items() if k in NOTEBOOK_TAGS}
+
+
+def _computes(entity: Any) -> dict[str, list[str]]:
+    """The newer layout's allow-lists: system metadata ``supportedComputes`` (finetune/inference)."""
     computes = _meta(entity).get("supportedComputes") or {}
-    for tag, key in (("finetune_compute_allow_list", "finetuneComputes"), ("inference_compute_allow_list", "inferenceComputes")):
-        if tag not in tags and isinstance(computes.get(key), list):
-            tags[tag] = repr([str(c) for c in computes[key]])
-    return tags
+    return {use: [str(c) for c in computes[key]] for use, key in (("finetune", "finetuneComputes"),
+                                                                  ("inference", "inferenceComputes"))
+            if isinstance(computes.get(key), list)}
 
 
 def _min_sku(entity: Any) -> dict[str, str]:
@@ -99,8 +111,18 @@ def _missing_is_none(fn: Callable[[], Any]) -> Callable[[], Any]:
 
 
 def _get_model(reg: Workspace, name: str, version: str | None = None, label: str | None = None) -> Any:
-    fetch = _missing_is_none(lambda: reg.client.models.get(name, version=version, label=label))
-    return reg.call("model", f"{name}:{version or label}", "read", fetch)
+    """The SDK's model entity, with the raw body of its version attached (``_amlgen_raw``)."""
+    def fetch() -> Any:
+        entity = reg.client.models.get(name, version=version, label=label)
+        from azure.ai.ml._utils._registry_utils import get_registry_versioned_asset
+
+        ops = reg.client.models
+        entity._amlgen_raw = get_registry_versioned_asset(ops._registry_service_client, "models", name,
+                                                          str(entity.version), ops._resource_group_name,
+                                                          ops._registry_name)
+        return entity
+
+    return reg.call("model", f"{name}:{version or label}", "read", _missing_is_none(fetch))
 
 
 def resolve_model(reg: Workspace, registry: str, name: str, how: str, where: str) -> LockedModel:
@@ -116,7 +138,7 @@ def resolve_model(reg: Workspace, registry: str, name: str, how: str, where: str
         if latest is not None and str(latest.version) != version:
             lifecycle = lifecycle_of(latest, f"{name} {latest.version} (the model's newest version)")
     return LockedModel(registry, name, how, version, f"azureml://registries/{registry}/models/{name}/versions/{version}",
-                       _task(entity), _tags(entity), _min_sku(entity), lifecycle or Lifecycle())
+                       _task(entity), _tags(entity), _min_sku(entity), _computes(entity), lifecycle or Lifecycle())
 
 
 def resolve_component(reg: Workspace, registry: str, name: str, how: str, root: Path, where: str) -> LockedComponent:
