@@ -1,6 +1,9 @@
 """The Azure Blob service of the workspace's storage account (path style ``/<account>/<container>/<blob>``).
 
-Requests need a valid SharedKey signature made with the account key ``listSecrets`` gives. Blob contents are
+Requests need a valid SharedKey signature made with the account key ``listSecrets`` gives to an empty body
+(azure-ai-ml <= 1.15), or the account SAS it gives to ``{"expirableSecret": true}`` (newer SDKs append it to the
+blob URLs, facts 27-28): signed with the account key, not expired, with the permission the request needs. Blob
+contents are
 kept once per SHA-256 (``App.blob_data``, and ``<state_dir>/blobs/<sha>`` when the state is persistent); the
 state keeps each blob's size, metadata and content hash.
 """
@@ -14,7 +17,7 @@ import re
 import secrets
 import time
 from typing import TYPE_CHECKING, Optional
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
 from .core import BLOB_ACCOUNT, ApiError, Request, Response, add_routes, http_date
@@ -25,13 +28,16 @@ if TYPE_CHECKING:
 
 
 def serve(app: App, req: Request) -> Response:
-    """The blob plane: check the SharedKey signature, then answer from the route table under the lock."""
+    """The blob plane: check the SAS or SharedKey signature, then answer from the route table under the lock."""
     auth = req.headers.get("authorization", "")
-    if not auth.startswith(f"SharedKey {BLOB_ACCOUNT}:"):
-        return _error(403, "AuthenticationFailed",
-                      "Server failed to authenticate the request: a SharedKey signature is required.")
     try:
-        _check_shared_key(app, req.method, urlsplit(req.raw_path).path, req.query, req.headers)
+        if "sig" in req.query:
+            _check_sas(app, req)
+        elif auth.startswith(f"SharedKey {BLOB_ACCOUNT}:"):
+            _check_shared_key(app, req.method, urlsplit(req.raw_path).path, req.query, req.headers)
+        else:
+            raise ApiError(403, "AuthenticationFailed", "Server failed to authenticate the request: a SharedKey "
+                           "signature or a SAS is required.")
     except ApiError as err:
         return _error(err.status, err.code, err.message, head=(req.method == "HEAD"))
     parts = req.path.split("/", 3)  # '', account, container, blob
@@ -115,6 +121,8 @@ def _upload(app: App, req: Request) -> Response:
     app.save()
     headers = _headers(now, blobs[key])
     headers["Content-MD5"] = base64.b64encode(hashlib.md5(req.body).digest()).decode()
+    if len(req.body) <= 4 * 1024 * 1024:  # a pure-Python CRC: only for the small uploads the SDK makes
+        headers["x-ms-content-crc64"] = base64.b64encode(crc64(req.body)).decode()
     headers["x-ms-request-server-encrypted"] = "true"
     return Response(201, b"", headers)
 
@@ -187,6 +195,59 @@ def _check_shared_key(app: App, method: str, raw_path: str, query: dict, hdrs: d
         raise ApiError(403, "AuthenticationFailed",
                        "Server failed to authenticate the request. Make sure the value of the Authorization "
                        "header is formed correctly including the signature.")
+
+
+SAS_VERSION = "2021-08-06"
+SAS_PERMISSIONS = "rcuwdl"
+
+
+def _sas_string(fields: dict) -> str:
+    """An account SAS string-to-sign (the Azure Storage layout for versions from 2020-12-06)."""
+    return "\n".join([BLOB_ACCOUNT, fields.get("sp", ""), fields.get("ss", ""), fields.get("srt", ""),
+                      fields.get("st", ""), fields.get("se", ""), fields.get("sip", ""), fields.get("spr", ""),
+                      fields.get("sv", ""), fields.get("ses", ""), ""])
+
+
+def _sas_sig(app: App, fields: dict) -> str:
+    key = base64.b64decode(app.account_key)
+    return base64.b64encode(hmac.new(key, _sas_string(fields).encode(), hashlib.sha256).digest()).decode()
+
+
+def make_sas(app: App, hours: float = 1.0) -> str:
+    """An account SAS for the blob service (``?sv=...&sig=...``, fact 27), valid ``hours`` hours."""
+    expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + max(hours, 0.01) * 3600))
+    fields = {"sv": SAS_VERSION, "ss": "bf", "srt": "co", "sp": SAS_PERMISSIONS, "se": expiry, "spr": "https"}
+    fields["sig"] = _sas_sig(app, fields)
+    return "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in fields.items())
+
+
+def _check_sas(app: App, req: Request) -> None:
+    q = req.query
+    if not secrets.compare_digest(_sas_sig(app, q), q.get("sig", "")):
+        raise ApiError(403, "AuthenticationFailed", "Server failed to authenticate the request. Make sure the value "
+                       "of the sig query parameter is formed correctly.")
+    try:
+        expired = time.strptime(q.get("se", ""), "%Y-%m-%dT%H:%M:%SZ") < time.gmtime()
+    except ValueError:
+        expired = True
+    if expired:
+        raise ApiError(403, "AuthenticationFailed", "Signed expiry time has to be after the current time.")
+    needed = {"GET": "r", "HEAD": "r", "PUT": "w", "DELETE": "d"}.get(req.method, "w")
+    if q.get("comp") == "list":
+        needed = "l"
+    if needed not in q.get("sp", ""):
+        raise ApiError(403, "AuthorizationPermissionMismatch",
+                       "This request is not authorized to perform this operation using this permission.")
+
+
+def crc64(data: bytes) -> bytes:
+    """The CRC-64 Azure Storage reports in ``x-ms-content-crc64`` (polynomial 0x9A6C9329AC4BC9B5, reflected)."""
+    crc = 0xFFFFFFFFFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x9A6C9329AC4BC9B5 if crc & 1 else 0)
+    return (crc ^ 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little")
 
 
 def _write(app: App, data: bytes, hdrs: dict, now: float) -> dict:

@@ -44,7 +44,7 @@ def test_state_dir_survives_a_restart(tmp_path):
         assert Path(second.ca_path).read_bytes() == ca  # clients keep trusting the same CA
         with prepare_process_for_emulator(second.base_url, second.ca_path):
             client = _client(second)
-            assert client.compute.get("kept").size == "Standard_DS3_v2"
+            assert client.compute.get("kept").size == "STANDARD_DS3_V2"  # upper-cased by the service (fact 2)
             assert client.data.get("train", version="1").type == "uri_file"
             # the uploaded blob survived too: the SDK finds it and uploads nothing
             client.data.create_or_update(Data(name="train", version="1", type="uri_file", path=str(src)))
