@@ -36,6 +36,7 @@ KINDS = ("data", "models", "components", "environments", "codes")
 MODEL_VERSION_MAX = 2**31 - 1
 _ASSET_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,254}$")
 _ASSET_VERSION = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,29}$")
+_ANONYMOUS_VERSION = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
 JOB_OUTPUT_URI = re.compile(r"^azureml://jobs/(?P<job>[^/]+)/outputs/(?P<out>[^/]+)(?:/(?P<path>.*))?$", re.I)
 
 
@@ -134,6 +135,11 @@ def asset_body(ws: dict, kind: str, name: str, rec: dict) -> dict:
                  "provisioningState": "Succeeded",
                  "stage": props.get("stage") or ("Logged" if props.get("isAnonymous") else "Development"),
                  "intellectualProperty": props.get("intellectualProperty")}
+    elif kind == "codes":
+        props = {"description": props.get("description"), "tags": props.get("tags") or {},
+                 "properties": props.get("properties") or {}, "isArchived": bool(props.get("isArchived")),
+                 "isAnonymous": bool(props.get("isAnonymous")), "codeUri": props.get("codeUri"),
+                 "provisioningState": "Succeeded"}
     elif kind == "components" and isinstance(props.get("componentSpec"), dict):
         props["componentSpec"] = component_spec(props["componentSpec"])
     body["properties"] = props
@@ -213,14 +219,15 @@ def put_version(app: App, req: Request) -> Response:
     ws, kind, name, version, data = req.ws, _kind(req), req.params["name"], req.params["version"], req.data
     if not _ASSET_NAME.match(name):
         raise bad(f"Invalid {kind} name '{name}': use letters, digits, '-', '_' and '.'.", "ValidationError")
-    if not _ASSET_VERSION.match(version):
-        raise bad(f"Invalid {kind} version '{version}'.", "ValidationError")
     if kind == "models" and (not re.fullmatch(r"[1-9][0-9]{0,9}", version) or int(version) > MODEL_VERSION_MAX):
         raise bad(f"Model version '{version}' is invalid: the version of a workspace model must be a positive "
                   f"integer less than 2^31 ({MODEL_VERSION_MAX + 1}).", "UserError")
     if not isinstance(data, dict) or not isinstance(data.get("properties"), dict):
         raise bad(f"The {kind} version body must have 'properties'.", "InvalidRequestContent")
     props = copy.deepcopy(data["properties"])
+    # anonymous assets are versioned by a 32-hex content hash (D #10); named ones take up to 30 characters
+    if not (_ANONYMOUS_VERSION if props.get("isAnonymous") else _ASSET_VERSION).match(version):
+        raise bad(f"Invalid {kind} version '{version}'.", "ValidationError")
     anonymous_component = kind == "components" and bool(props.get("isAnonymous"))
     if anonymous_component:  # the service assigns its own version id (fact 34)
         version = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ws_id(ws)}/components/{name}/{version}"))

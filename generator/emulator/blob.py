@@ -94,6 +94,8 @@ def read_blob(app: App, req: Request) -> Response:
         if start >= len(data):  # Azure answers 416 (also for an empty blob)
             return _error(416, "InvalidRange", "The range specified is invalid.")
         headers["Content-Range"] = f"bytes {start}-{max(end, start)}/{len(data)}"
+        if "Content-MD5" in headers:  # the whole blob's hash, not the range's
+            headers["x-ms-blob-content-md5"] = headers.pop("Content-MD5")
         data = data[start: end + 1]
         status = 206
     headers["Content-Length"] = str(len(data))
@@ -259,6 +261,7 @@ def _write(app: App, data: bytes, hdrs: dict, now: float) -> dict:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / sha).write_bytes(data)
     return {"sha": sha, "size": len(data), "metadata": _meta(hdrs), "modified": now,
+            "md5": base64.b64encode(hashlib.md5(data).digest()).decode(),
             "content_type": hdrs.get("x-ms-blob-content-type", "application/octet-stream")}
 
 
@@ -280,6 +283,8 @@ def _headers(ts: float, rec: Optional[dict] = None) -> dict:
     headers = {"Last-Modified": http_date(ts), "ETag": f'"0x{int(ts * 1e6):X}"', "x-ms-version": "2021-08-06"}
     if rec is not None:
         headers["x-ms-blob-type"] = "BlockBlob"
+        if rec.get("md5"):
+            headers["Content-MD5"] = rec["md5"]
         for k, v in rec.get("metadata", {}).items():
             headers[f"x-ms-meta-{k}"] = v
     return headers
