@@ -140,8 +140,12 @@ def asset_body(ws: dict, kind: str, name: str, rec: dict) -> dict:
                  "properties": props.get("properties") or {}, "isArchived": bool(props.get("isArchived")),
                  "isAnonymous": bool(props.get("isAnonymous")), "codeUri": props.get("codeUri"),
                  "provisioningState": "Succeeded"}
-    elif kind == "components" and isinstance(props.get("componentSpec"), dict):
-        props["componentSpec"] = component_spec(props["componentSpec"])
+    elif kind == "components":  # no provisioningState in the recorded answers (RC #2-#3, RM #4)
+        props = {"description": props.get("description"), "tags": props.get("tags") or {},
+                 "properties": props.get("properties") or {}, "isArchived": bool(props.get("isArchived")),
+                 "isAnonymous": bool(props.get("isAnonymous")),
+                 "componentSpec": component_spec(props.get("componentSpec") or {}),
+                 **{k: v for k, v in props.items() if k not in _COMPONENT_KEYS}}
     body["properties"] = props
     body["systemData"] = system_data(rec["_emu"]["created"], rec["_emu"]["modified"])
     return body
@@ -149,6 +153,8 @@ def asset_body(ws: dict, kind: str, name: str, rec: dict) -> dict:
 
 _MODEL_KEYS = {"description", "tags", "properties", "isArchived", "isAnonymous", "autoDeleteSetting", "flavors",
                "modelType", "modelUri", "jobName", "provisioningState", "stage", "intellectualProperty"}
+_COMPONENT_KEYS = {"description", "tags", "properties", "isArchived", "isAnonymous", "componentSpec",
+                   "provisioningState"}
 _ENV_KEYS = {"description", "tags", "properties", "isArchived", "isAnonymous", "autoDeleteSetting",
              "environmentType", "osType", "autoRebuild", "provisioningState", "stage", "intellectualProperty"}
 
@@ -195,7 +201,7 @@ def list_versions(app: App, req: Request) -> Response:
         query = {k: v for k, v in req.query.items() if k != "$skipToken"}
         query["$skipToken"] = str(int(req.query.get("$skipToken") or 0) + len(value))
         body["nextLink"] = (f"{app.base_url}{ws_id(req.ws).lstrip('/')}/{kind}/{name}/versions?"
-                            + urlencode(query))
+                            + urlencode(query, safe="$"))
     return Response(200, body)
 
 
@@ -226,11 +232,13 @@ def put_version(app: App, req: Request) -> Response:
         raise bad(f"The {kind} version body must have 'properties'.", "InvalidRequestContent")
     props = copy.deepcopy(data["properties"])
     # anonymous assets are versioned by a 32-hex content hash (D #10); named ones take up to 30 characters
-    if not (_ANONYMOUS_VERSION if props.get("isAnonymous") else _ASSET_VERSION).match(version):
+    anonymous = props.get("isAnonymous") or name == "azureml_anonymous"
+    if not (_ANONYMOUS_VERSION if anonymous else _ASSET_VERSION).match(version):
         raise bad(f"Invalid {kind} version '{version}'.", "ValidationError")
     anonymous_component = kind == "components" and bool(props.get("isAnonymous"))
     if anonymous_component:  # the service assigns its own version id (fact 34)
-        version = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ws_id(ws)}/components/{name}/{version}"))
+        spec = json.dumps(props.get("componentSpec"), sort_keys=True)  # one id per distinct content
+        version = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ws_id(ws)}/components/{name}/{spec}"))
     if req.rule is not None and req.rule.action == "fail":
         raise bad(req.rule.message, "InjectedFailure")
     latency = app.latencies.get("model" if kind == "models" else "data", 0.0)
@@ -316,8 +324,9 @@ def _as_strings(value: Any) -> Any:
 
 def component_spec(spec: dict) -> dict:
     """A component spec as the service answers it: booleans and numbers as strings, inputs ``optional``, a
-    command's ``resources``, curated environment shorthands resolved to the registry (fact 34)."""
-    out = _as_strings(copy.deepcopy(spec))
+    command's ``resources``, curated environment shorthands resolved to the registry, the client's ``_source``
+    dropped (fact 34)."""
+    out = _as_strings({k: v for k, v in copy.deepcopy(spec).items() if not k.startswith("_")})
     for inp in (out.get("inputs") or {}).values():
         if isinstance(inp, dict):
             inp.setdefault("optional", "False")
