@@ -169,12 +169,14 @@ class Emulator:
         self._app.save()
 
     # ---------------------------------------------------------- workspaces
-    def add_workspace(self, subscription_id: str, resource_group: str, name: str, location: str) -> dict:
+    def add_workspace(self, subscription_id: str, resource_group: str, name: str, location: str, *,
+                      storage_auth: str = "key") -> dict:
         """Declare a workspace in a region (its computes' default location, its endpoints' region: online endpoint
         names are global per region across every workspace and subscription). It exists from now on, also after
-        ``reset()``; with ``workspaces=[...]`` it joins the served list. Raises ``EmulatorError`` for a bad name or
-        a workspace that already exists in another region."""
-        return self._app.declare_workspace(subscription_id, resource_group, name, location)
+        ``reset()``; with ``workspaces=[...]`` it joins the served list. ``storage_auth="identity"`` makes its
+        system datastores identity-based (no secrets: listSecrets answers 400, clients use their own token).
+        Raises ``EmulatorError`` for a bad name or a workspace that already exists in another region."""
+        return self._app.declare_workspace(subscription_id, resource_group, name, location, storage_auth)
 
     def workspaces(self) -> list[dict]:
         """Every workspace that exists now (declared or created on first use): subscription, group, name, region."""

@@ -117,7 +117,7 @@ class App:
             else:
                 self.declare_workspace(entry.get("subscription_id", subscription_id),
                                        entry.get("resource_group", resource_group), entry["name"],
-                                       entry.get("location", self.location))
+                                       entry.get("location", self.location), entry.get("storage_auth", "key"))
         self.registry_models = registry_seed.models()
         self.registry_components = registry_seed.components()
         self.registry_created = time.time() - 86400 * 30
@@ -156,11 +156,15 @@ class App:
             fh.write(text)
         os.replace(tmp, self.state_dir / _STATE_FILE)
 
-    def declare_workspace(self, sub: str, rg: str, name: str, location: str) -> dict:
+    def declare_workspace(self, sub: str, rg: str, name: str, location: str, storage_auth: str = "key") -> dict:
         """Declare a workspace with its region (``Emulator.add_workspace``); it exists from now on, also after a
-        reset. A workspace keeps its region: declaring it again elsewhere is an ``EmulatorError``."""
+        reset. A workspace keeps its region: declaring it again elsewhere is an ``EmulatorError``.
+        ``storage_auth="identity"`` gives it identity-based system datastores (credentials ``None``: listSecrets
+        answers 400 and clients reach the blobs with their own token, recording D #12-#13)."""
         if not all(isinstance(v, str) and v for v in (sub, rg, name, location)):
             raise EmulatorError("a workspace needs a subscription id, a resource group, a name and a location")
+        if storage_auth not in ("key", "identity"):
+            raise EmulatorError(f"storage_auth must be 'key' or 'identity', got {storage_auth!r}")
         if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}", name):
             raise EmulatorError(f"workspace name {name!r} must be 3-33 letters, digits, '_' or '-'")
         region = normalise_region(location)
@@ -170,9 +174,10 @@ class App:
             if existing is not None and existing.get("location", self.location) != region:
                 raise EmulatorError(f"workspace {name!r} already exists in {existing.get('location')}; a workspace "
                                     f"cannot move to {region}")
-            self.declared[key] = {"sub": sub, "rg": rg, "name": name, "location": region}
+            self.declared[key] = {"sub": sub, "rg": rg, "name": name, "location": region,
+                                  "storage_auth": storage_auth}
             if self.state:
-                self.workspace(sub, rg, name)
+                self.workspace(sub, rg, name)["storage_auth"] = storage_auth
         return dict(self.declared[key])
 
     def workspace(self, sub: str, rg: str, ws: str, create: bool = True) -> dict:
@@ -189,6 +194,7 @@ class App:
         wss[key] = {
             "sub": sub, "rg": rg, "name": ws, "created": time.time(), "workspace_id": str(uuid.uuid4()),
             "location": declared["location"] if declared else self.location,
+            "storage_auth": declared.get("storage_auth", "key") if declared else "key",
             "computes": {}, "data": {}, "models": {}, "components": {}, "environments": {}, "codes": {}, "jobs": {},
             "endpoints": {}, "deployments": {},
         }

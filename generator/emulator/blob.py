@@ -2,7 +2,8 @@
 
 Requests need a valid SharedKey signature made with the account key ``listSecrets`` gives to an empty body
 (azure-ai-ml <= 1.15), or the account SAS it gives to ``{"expirableSecret": true}`` (newer SDKs append it to the
-blob URLs, facts 27-28): signed with the account key, not expired, with the permission the request needs. Blob
+blob URLs, facts 27-28): signed with the account key, not expired, with the permission the request needs; or,
+for identity-based datastores, a storage AAD token (``Authorization: Bearer``). Blob
 contents are
 kept once per SHA-256 (``App.blob_data``, and ``<state_dir>/blobs/<sha>`` when the state is persistent); the
 state keeps each blob's size, metadata and content hash.
@@ -33,6 +34,8 @@ def serve(app: App, req: Request) -> Response:
     try:
         if "sig" in req.query:
             _check_sas(app, req)
+        elif auth.lower().startswith("bearer "):
+            _check_bearer(auth[7:])
         elif auth.startswith(f"SharedKey {BLOB_ACCOUNT}:"):
             _check_shared_key(app, req.method, urlsplit(req.raw_path).path, req.query, req.headers)
         else:
@@ -240,6 +243,22 @@ def _check_sas(app: App, req: Request) -> None:
     if needed not in q.get("sp", ""):
         raise ApiError(403, "AuthorizationPermissionMismatch",
                        "This request is not authorized to perform this operation using this permission.")
+
+
+def _check_bearer(token: str) -> None:
+    """An Azure AD token for storage (what the SDK sends for an identity-based datastore): only its audience is
+    checked, as the emulator's credential signs nothing."""
+    import json
+
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        raise ApiError(401, "InvalidAuthenticationInfo", "Authentication information is not given in the correct "
+                       "format.") from None
+    if not str(claims.get("aud", "")).rstrip("/").endswith("storage.azure.com"):
+        raise ApiError(401, "InvalidAuthenticationInfo", "Audience validation failed: the token is not for "
+                       "Azure Storage.")
 
 
 def crc64(data: bytes) -> bytes:

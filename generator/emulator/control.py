@@ -85,13 +85,13 @@ def add_workspace(app: App, req: Request) -> Response:
     """``{"subscription_id", "resource_group", "name", "location"}`` (subscription and group default to the
     emulator's)."""
     data = req.data if isinstance(req.data, dict) else {}
-    unknown = set(data) - {"subscription_id", "resource_group", "name", "location"}
+    unknown = set(data) - {"subscription_id", "resource_group", "name", "location", "storage_auth"}
     if unknown:
         raise bad(f"unknown workspace keys: {', '.join(sorted(unknown))}", "InvalidWorkspace")
     try:
         ws = app.declare_workspace(data.get("subscription_id", app.subscription_id),
                                    data.get("resource_group", app.resource_group), data.get("name"),
-                                   data.get("location"))
+                                   data.get("location"), data.get("storage_auth", "key"))
     except EmulatorError as exc:
         raise bad(exc.one_line(), "InvalidWorkspace") from None
     return Response(201, {"subscription_id": ws["sub"], "resource_group": ws["rg"], "name": ws["name"],
@@ -219,8 +219,8 @@ class EmulatorControl:
         self._call("POST", "reset")
 
     def add_workspace(self, subscription_id: Optional[str], resource_group: Optional[str], name: str,
-                      location: str) -> dict:
-        body = {"name": name, "location": location}
+                      location: str, storage_auth: str = "key") -> dict:
+        body = {"name": name, "location": location, "storage_auth": storage_auth}
         if subscription_id:
             body["subscription_id"] = subscription_id
         if resource_group:

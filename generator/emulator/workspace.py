@@ -47,7 +47,8 @@ def get_workspace(app: App, req: Request) -> Response:
             "mlFlowTrackingUri": f"azureml://{loc}.api.azureml.ms/mlflow/v1.0{ws_id(ws)}",
             "serverlessComputeSettings": None, "EnableSoftwareBillOfMaterials": False,
             "sdkTelemetryAppInsightsKey": "", "sasGetterUri": "", "enableDataIsolation": False,
-            "systemDatastoresAuthMode": "accessKey", "enableServiceSideCMKEncryption": False,
+            "systemDatastoresAuthMode": "identity" if ws.get("storage_auth") == "identity" else "accessKey",
+            "enableServiceSideCMKEncryption": False,
         },
         "identity": {"type": "SystemAssigned", "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, ws["name"])),
                      "tenantId": TENANT_ID},
@@ -80,7 +81,7 @@ def datastore(ws: dict, name: str) -> dict:
         "type": f"{PROVIDER}/workspaces/datastores",
         "properties": {
             "description": None, "tags": None, "properties": None, "isDefault": _BUILT_IN[name.lower()],
-            "credentials": {"credentialsType": "AccountKey"},
+            "credentials": {"credentialsType": "None" if ws.get("storage_auth") == "identity" else "AccountKey"},
             "subscriptionId": ws["sub"] if blobstore else None, "resourceGroup": ws["rg"] if blobstore else None,
             "datastoreType": "AzureBlob", "accountName": BLOB_ACCOUNT,
             "containerName": blob_container(ws) if blobstore else "azureml", "endpoint": "core.windows.net",
@@ -105,10 +106,14 @@ def get_datastore(app: App, req: Request) -> Response:
 
 def list_secrets(app: App, req: Request) -> Response:
     """The two forms of fact 27: an empty body (azure-ai-ml <= 1.15) gets the account key; ``{"expirableSecret":
-    true, "expireAfterHours": n}`` (newer SDKs) gets an account SAS valid for n hours."""
+    true, "expireAfterHours": n}`` (newer SDKs) gets an account SAS valid for n hours; a datastore without
+    credentials answers 400."""
     from .blob import make_sas
 
-    datastore(req.ws, req.params["name"])
+    store = datastore(req.ws, req.params["name"])
+    kind = store["properties"]["credentials"]["credentialsType"]
+    if kind == "None":  # an identity-based datastore has no secret (D #13); clients use their own token
+        raise bad(f"No secrets for credentials of type {kind}.")
     body = req.data if isinstance(req.data, dict) else {}
     if body.get("expirableSecret"):
         try:

@@ -62,11 +62,11 @@ def shape_diff(want: Any, got: Any, path: str = "$") -> list[str]:
 class Replayer:
     """Replays recorded exchanges against one emulator workspace and checks the answers."""
 
-    def __init__(self, emu: Emulator, workspace: str, region: str) -> None:
+    def __init__(self, emu: Emulator, workspace: str, region: str, storage_auth: str = "key") -> None:
         self.emu = emu
         self.ws = workspace
         self.region = region
-        emu.add_workspace(emu.subscription_id, emu.resource_group, workspace, region)
+        emu.add_workspace(emu.subscription_id, emu.resource_group, workspace, region, storage_auth=storage_auth)
         self.token = EmulatorCredential().get_token(emu.base_url + ".default").token
         self.base = emu.base_url
         self.sas = ""

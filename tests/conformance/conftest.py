@@ -26,15 +26,15 @@ def conf_emu(conformance_emulator):
 
 @pytest.fixture
 def replayer(conf_emu):
-    return lambda workspace, region: Replayer(conf_emu, workspace, region)
+    return lambda workspace, region, **kw: Replayer(conf_emu, workspace, region, **kw)
 
 
 @pytest.fixture
 def sdk(conf_emu):
     from azure.ai.ml import MLClient
 
-    def make(workspace: str, region: str = "eastus"):
-        conf_emu.add_workspace(conf_emu.subscription_id, conf_emu.resource_group, workspace, region)
+    def make(workspace: str, region: str = "eastus", **kw):
+        conf_emu.add_workspace(conf_emu.subscription_id, conf_emu.resource_group, workspace, region, **kw)
         return MLClient(EmulatorCredential(), conf_emu.subscription_id, conf_emu.resource_group, workspace,
                         **local_cloud_kwargs(conf_emu.base_url), retry_backoff_factor=0.01)
 

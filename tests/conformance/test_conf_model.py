@@ -96,3 +96,21 @@ def test_model_from_a_local_file_through_the_sdk_makes_the_recorded_calls(sdk, c
     again = ml.models.create_or_update(Model(name="model_test_1", version="1", path=str(tmp_path / "model.pkl")))
     assert again.version == "1" and conf_emu.requests[-1].status == 200  # a re-put answers 200 (fact 24)
     assert ml.models.get("model_test_1", label="latest").version == "1"  # fact 25
+
+
+def test_identity_based_datastore_replayed_and_through_the_sdk(replayer, sdk, conf_emu, tmp_path):
+    from azure.ai.ml.entities import Model
+
+    endpoint = load("endpoint")
+    r = replayer("conf-identity", "eastus", storage_auth="identity")
+    store = r.check(endpoint["datastore-get-identity"], r.send(endpoint["datastore-get-identity"]))  # fact 26
+    assert store["properties"]["credentials"] == {"credentialsType": "None"}
+    err = r.check(endpoint["list-secrets-no-credentials"], r.send(endpoint["list-secrets-no-credentials"]))
+    assert err["error"]["message"] == "No secrets for credentials of type None."  # fact 27
+
+    # the SDK skips listSecrets for such a datastore and reaches the blobs with its own (storage) token
+    ml = sdk("conf-identity", "eastus", storage_auth="identity")
+    (tmp_path / "model.pkl").write_text("hello world")
+    conf_emu.clear_requests()
+    assert ml.models.create_or_update(Model(name="idm", version="1", path=str(tmp_path / "model.pkl"))).version == "1"
+    assert ("PUT", 201) in [(q.method, q.status) for q in conf_emu.requests if q.path.endswith("/model.pkl")]
