@@ -24,7 +24,7 @@ from generator.emulator import Emulator
 from generator.emulator.local import EmulatorCredential
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "recordings"
-LATENCIES = {"compute": 0.3, "endpoint": 0.3, "endpoint_update": 0.3, "deployment": 0.3, "delete": 0.3,
+LATENCIES = {"compute": 0.15, "endpoint": 0.15, "endpoint_update": 0.15, "deployment": 0.15, "delete": 0.15,
              "cancel": 0.05, "model": 0.0, "data": 0.0}
 GUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
