@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .core import (
     ISO_DURATION, PROVIDER, ApiError, Request, Response, add_routes, bad, fault_error, iso, not_found,
-    pending_headers, prov_state, refuse,
+    pending_headers, prov_state,
 )
 from .endpoints import ENDPOINT, NAME
 from .refs import REGISTRY_ASSET_URI, WS_ASSET_ID, model_ref_ok

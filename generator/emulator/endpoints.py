@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .core import (
     PROVIDER, TENANT_ID, ApiError, Request, Response, add_routes, bad, fault_error, iso, not_found, pending_headers,
-    prov_state, public, refuse, ws_id,
+    prov_state, refuse, ws_id,
 )
 from .workspace import WS
 

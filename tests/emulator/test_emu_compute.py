@@ -26,9 +26,10 @@ def test_create_get_list_delete(ml, emu):
     puts = [r for r in emu.requests if r.method == "PUT"]
     assert len(puts) == 1 and puts[0].status == 201
 
-    # an update of the scale settings is accepted (201 again, as the service answers: fact 5), a vmSize change is not. (A compute fetched with get()
-    # cannot be sent back as is: the SDK turns the returned enableNodePublicIp into NetworkSettings without a
-    # subnet and fails client-side, against Azure too; so the update uses a fresh entity, as a spec would.)
+    # an update of the scale settings is accepted (201 again, as the service answers: fact 5), a vmSize change is
+    # not. (A compute fetched with get() cannot be sent back as is: the SDK turns the returned enableNodePublicIp
+    # into NetworkSettings without a subnet and fails client-side, against Azure too; so the update uses a fresh
+    # entity, as a spec would.)
     update = AmlCompute(name="cpu-small", size="Standard_DS3_v2", min_instances=0, max_instances=3,
                         idle_time_before_scale_down=300)
     assert ml.compute.begin_create_or_update(update).result().max_instances == 3
