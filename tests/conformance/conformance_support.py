@@ -8,6 +8,9 @@ presence and URL shape, ``x-ms-response-type``, ``Content-Type``, blob and scori
 service did not send must be absent too) and the recorded body SHAPE (the same keys, recursively, with the same
 value types). Where the emulator cannot do what the recording shows, the test names the difference and why
 (``known=``). SDK-driven tests check the same calls through azure-ai-ml 1.35.2.
+
+The fixtures live here and each test module imports them (as tests/engine does from engine_support.py): a
+``conftest.py`` in this folder would shadow the ``conftest`` module other folders import helpers from.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ import re
 from pathlib import Path
 from typing import Any, Optional
 
+import pytest
 import requests
 
 from generator.emulator import Emulator
-from generator.emulator.local import EmulatorCredential
+from generator.emulator.local import EmulatorCredential, local_cloud_kwargs, prepare_process_for_emulator
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "recordings"
 LATENCIES = {"compute": 0.15, "endpoint": 0.15, "endpoint_update": 0.15, "deployment": 0.15, "delete": 0.15,
@@ -170,3 +174,36 @@ def wait_until(predicate, timeout: float = 5.0, step: float = 0.05) -> None:
             return
         time.sleep(step)
     raise AssertionError("condition not reached in time")
+
+
+# ------------------------------------------------------------------------ fixtures (imported by the tests)
+@pytest.fixture(scope="session")
+def conformance_emulator():
+    with Emulator(latencies=LATENCIES, job_duration=0.5) as emu:
+        yield emu
+
+
+@pytest.fixture
+def conf_emu(conformance_emulator):
+    conformance_emulator.reset()
+    conformance_emulator.latencies.update(LATENCIES)
+    with prepare_process_for_emulator(conformance_emulator.base_url, conformance_emulator.ca_path):
+        yield conformance_emulator
+    conformance_emulator.faults.clear()
+
+
+@pytest.fixture
+def replayer(conf_emu):
+    return lambda workspace, region, **kw: Replayer(conf_emu, workspace, region, **kw)
+
+
+@pytest.fixture
+def sdk(conf_emu):
+    from azure.ai.ml import MLClient
+
+    def make(workspace: str, region: str = "eastus", **kw):
+        conf_emu.add_workspace(conf_emu.subscription_id, conf_emu.resource_group, workspace, region, **kw)
+        return MLClient(EmulatorCredential(), conf_emu.subscription_id, conf_emu.resource_group, workspace,
+                        **local_cloud_kwargs(conf_emu.base_url), retry_backoff_factor=0.01)
+
+    return make

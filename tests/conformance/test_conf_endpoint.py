@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from conformance_support import load, wait_until
+from conformance_support import conf_emu, conformance_emulator, replayer, sdk  # noqa: F401 (fixtures)
 
 EX = load("endpoint")
 AML = load("endpoint-amltoken")

@@ -8,6 +8,7 @@ import copy
 import pytest
 
 from conformance_support import load
+from conformance_support import conf_emu, conformance_emulator, replayer, sdk  # noqa: F401 (fixtures)
 
 EX = load("model")
 MLF = load("model-mlflow")

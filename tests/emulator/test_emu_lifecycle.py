@@ -155,3 +155,13 @@ def test_port_in_use_is_an_amlgen_error():
         with pytest.raises(EmulatorStartError) as info:
             Emulator(port=running.port).start()
         assert isinstance(info.value, AmlgenError)
+
+
+def test_restore_forgets_the_sdk_invoke_headers(emu):
+    """azure-ai-ml 1.35.2's invoke keeps its last key and deployment header in a class-level dict: the glue's
+    restore drops them, so one test's (or run's) deployment header does not route the next one's requests."""
+    from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+
+    with prepare_process_for_emulator(emu.base_url, emu.ca_path):
+        EndpointInvokeFields.DEFAULT_HEADER.update({"azureml-model-deployment": "green", "Authorization": "Bearer k"})
+    assert EndpointInvokeFields.DEFAULT_HEADER == {"Content-Type": "application/json"}
