@@ -65,7 +65,7 @@ class Emulator:
         subscription_id: str = DEFAULT_SUBSCRIPTION,
         resource_group: str = DEFAULT_RESOURCE_GROUP,
         workspace_name: str = DEFAULT_WORKSPACE,
-        workspaces: Optional[list[str]] = None,
+        workspaces: Optional[list] = None,
         location: str = "eastus",
         verbose: bool = False,
         fault_seed: Optional[int] = None,
@@ -163,11 +163,56 @@ class Emulator:
             self._app.log.clear()
 
     def reset(self) -> None:
-        """Drop every resource, blob, fault rule and the request log."""
+        """Drop every resource, blob, fault rule, job script and the request log (declared workspaces stay)."""
         self._app.reset_state()
         self.faults.clear()
+        self.clear_job_scripts()
         self.clear_requests()
         self._app.save()
+
+    # ---------------------------------------------------------- workspaces
+    def add_workspace(self, subscription_id: str, resource_group: str, name: str, location: str, *,
+                      storage_auth: str = "key") -> dict:
+        """Declare a workspace in a region (its computes' default location, its endpoints' region: online endpoint
+        names are global per region across every workspace and subscription). It exists from now on, also after
+        ``reset()``; with ``workspaces=[...]`` it joins the served list. ``storage_auth="identity"`` makes its
+        system datastores identity-based (no secrets: listSecrets answers 400, clients use their own token).
+        Raises ``EmulatorError`` for a bad name or a workspace that already exists in another region."""
+        return self._app.declare_workspace(subscription_id, resource_group, name, location, storage_auth)
+
+    def workspaces(self) -> list[dict]:
+        """Every workspace that exists now (declared or created on first use): subscription, group, name, region."""
+        with self._app.lock:
+            seen = {f"{w['sub']}/{w['rg']}/{w['name']}".lower(): w for w in self._app.state["workspaces"].values()}
+            out = [{"subscription_id": w["sub"], "resource_group": w["rg"], "name": w["name"],
+                    "location": w.get("location", self._app.location)} for w in seen.values()]
+            out += [{"subscription_id": d["sub"], "resource_group": d["rg"], "name": d["name"],
+                     "location": d["location"]} for k, d in self._app.declared.items() if k not in seen]
+        return out
+
+    # ---------------------------------------------------------- job scripts
+    def script_job(self, name: str, steps: list, end: str = "Completed", *, message: Optional[str] = None,
+                   count: Optional[int] = None) -> dict:
+        """Script the life of the jobs submitted from now on whose name matches the regex ``name``: ``steps`` is
+        a list of ``(status, seconds)`` (e.g. ``[("Queued", 5), ("Running", 1), ("NotResponding", 2),
+        ("Running", 1)]``), then the job ends ``end`` (``Completed``, ``Failed`` with ``message``, ``Canceled``).
+        The first script added that matches is used, ``count`` times (None: for every matching job). The PUT
+        answer still says ``NotStarted``, as the service's does. Raises ``EmulatorError`` for a bad script."""
+        from .jobs import add_script, check_script
+
+        try:
+            script = check_script(name, steps, end, message, count)
+        except ValueError as exc:
+            raise EmulatorError(str(exc)) from None
+        return add_script(self._app, script)
+
+    def job_scripts(self) -> list[dict]:
+        with self._app.lock:
+            return [dict(s) for s in self._app.job_scripts]
+
+    def clear_job_scripts(self) -> None:
+        with self._app.lock:
+            self._app.job_scripts.clear()
 
     @property
     def latencies(self) -> dict:

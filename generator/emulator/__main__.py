@@ -18,8 +18,10 @@ def main(argv=None) -> int:
     parser.add_argument("--job-duration", type=float, default=DEFAULT_JOB_DURATION)
     parser.add_argument("--latency", action="append", default=[], metavar="KIND=SECONDS",
                         help="compute, endpoint, deployment, model, data, delete or cancel (repeatable)")
-    parser.add_argument("--workspace", action="append", dest="workspaces", metavar="NAME",
-                        help="serve only these workspace names (default: any name, created on first use)")
+    parser.add_argument("--workspace", action="append", dest="workspaces", metavar="NAME[@REGION]",
+                        help="serve only these workspace names, each in its region (default: any name, created "
+                             "on first use in --location)")
+    parser.add_argument("--location", default="eastus", help="the region of workspaces not given one")
     parser.add_argument("--registry", action="append", default=[], metavar="NAME=REGION[,REGION...]",
                         help="a user registry reachable from these regions (repeatable; azureml is always served)")
     parser.add_argument("--verbose", action="store_true", help="print method, path and status of each request")
@@ -36,9 +38,15 @@ def main(argv=None) -> int:
         if not sep or not regions:
             parser.error(f"--registry expects NAME=REGION[,REGION...], got {item!r}")
         registries[name] = [r.strip() for r in regions.split(",") if r.strip()]
+    workspaces = None
+    if ns.workspaces:
+        workspaces = []
+        for item in ns.workspaces:
+            name, _, region = item.partition("@")
+            workspaces.append({"name": name, "location": region or ns.location})
     try:
         run_emulator(ns.host, ns.port, ns.state_dir, latencies, ns.job_duration, verbose=ns.verbose,
-                     workspaces=ns.workspaces, registries=registries or None)
+                     workspaces=workspaces, location=ns.location, registries=registries or None)
     except AmlgenError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code

@@ -10,6 +10,7 @@ lock, body parsing, saving) and looks the path up in the route table (``core``).
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import importlib
 import json
 import os
@@ -25,13 +26,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from . import blob, registry, runs
 from .core import (
     BLOB_ACCOUNT, DEFAULT_LATENCIES, PROVIDER, ApiError, Request, RequestRecord, Response, add_routes, bad,
-    fault_error, find_route, iso, not_found, poll_ms,
+    fault_error, find_route, not_found, normalise_region, poll_ms,
 )
 from .errors import EmulatorError
 from .faults import FaultRule, Faults
 
 # The resource families: importing one registers its routes. A new resource is a module listed here.
-FAMILIES = ("workspace", "computes", "assets", "jobs", "endpoints", "registry", "runs", "mlflow", "blob", "control")
+FAMILIES = ("workspace", "computes", "assets", "jobs", "endpoints", "deployments", "scoring", "registry", "runs",
+            "mlflow", "blob", "control")
 for _family in FAMILIES:
     importlib.import_module(f"{__package__}.{_family}")
 
@@ -51,7 +53,7 @@ REG_RE = re.compile(
 )
 OP_RE = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.MachineLearningServices/locations/(?P<loc>[^/]+)/"
-    r"(?P<kind>mfeOperationsStatus|mfeOperationResults)/(?P<op>[^/]+)$",
+    r"(?P<kind>mfeOperationsStatus|mfeOperationResults|computeOperationsStatus)/(?P<op>[^/]+)$",
     re.IGNORECASE,
 )
 HISTORY_RE = re.compile(
@@ -60,7 +62,12 @@ HISTORY_RE = re.compile(
     r"(?P<rest>/.*)?$",
     re.IGNORECASE,
 )
-SCORE_RE = re.compile(r"^/inference/(?P<sub>[^/]+)/(?P<rg>[^/]+)/(?P<ws>[^/]+)/(?P<ep>[^/]+)/score$")
+SCORE_RE = re.compile(r"^/inference/(?P<region>[^/]+)/(?P<ep>[^/]+)/score$")
+# The long-running operations whose status has the minimal compute shape (fact 3); every other is an mfe one.
+COMPUTE_OPS = ("compute", "delete-compute")
+# The prefix of an mfe operation id (``oeidp:<workspaceId>:<guid>``, fact 7; ``odidp:`` for deployments, fact 15).
+OP_PREFIX = {"endpoint": "oeidp", "delete-endpoint": "oeidp", "deployment": "odidp", "delete-deployment": "odidp"}
+ASYNC_TIMEOUT = "PT30M"  # x-ms-async-operation-timeout of endpoint/deployment operations (facts 7, 14, 15)
 
 
 class App:
@@ -72,7 +79,7 @@ class App:
         subscription_id: str,
         resource_group: str,
         workspace_name: str,
-        workspaces: Optional[list[str]],
+        workspaces: Optional[list],
         location: str,
         latencies: Optional[dict],
         job_duration: float,
@@ -84,8 +91,10 @@ class App:
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.workspace_name = workspace_name
-        self.allowed_workspaces = None if workspaces is None else {w.lower() for w in workspaces}
-        self.location = location
+        self.location = normalise_region(location)
+        # declared workspaces: key "sub/rg/name" (lower case) -> {"sub", "rg", "name", "location"}
+        self.declared: dict[str, dict] = {}
+        self.restricted = workspaces is not None  # only declared workspaces exist (else any, created on first use)
         self.latencies = dict(DEFAULT_LATENCIES)
         self.latencies.update(latencies or {})
         self.job_duration = float(job_duration)
@@ -95,6 +104,7 @@ class App:
         self.base_url = ""  # set once the server is bound
         self.account_key = base64.b64encode(secrets.token_bytes(64)).decode()  # never logged
         self.lock = threading.RLock()
+        self.job_scripts: list[dict] = []  # scripted job lives (see jobs.add_script)
         self.log: list[RequestRecord] = []
         self.state: dict = {}
         self.blob_data: dict[str, bytes] = {}  # sha256 -> content (files under <state_dir>/blobs when persistent)
@@ -102,6 +112,13 @@ class App:
         self.reset_state()
         if state_dir is not None:
             self._load()
+        for entry in workspaces or []:
+            if isinstance(entry, str):
+                self.declare_workspace(subscription_id, resource_group, entry, self.location)
+            else:
+                self.declare_workspace(entry.get("subscription_id", subscription_id),
+                                       entry.get("resource_group", resource_group), entry["name"],
+                                       entry.get("location", self.location), entry.get("storage_auth", "key"))
         self.registry_created = time.time() - 86400 * 30
         registry.setup(self, registries)  # the azureml registry's content and the declared user registries
 
@@ -122,6 +139,9 @@ class App:
             raise EmulatorError(f"cannot read emulator state {path}: {exc}") from exc
         if data.get("version") != _STATE_VERSION:
             raise EmulatorError(f"emulator state {path} has an unsupported version {data.get('version')!r}")
+        for ws in data.get("workspaces", {}).values():  # written before workspaces had a region and code assets
+            ws.setdefault("location", self.location)
+            ws.setdefault("codes", {})
         self.state = data
 
     def save(self) -> None:
@@ -136,25 +156,57 @@ class App:
             fh.write(text)
         os.replace(tmp, self.state_dir / _STATE_FILE)
 
+    def declare_workspace(self, sub: str, rg: str, name: str, location: str, storage_auth: str = "key") -> dict:
+        """Declare a workspace with its region (``Emulator.add_workspace``); it exists from now on, also after a
+        reset. A workspace keeps its region: declaring it again elsewhere is an ``EmulatorError``.
+        ``storage_auth="identity"`` gives it identity-based system datastores (credentials ``None``: listSecrets
+        answers 400 and clients reach the blobs with their own token, recording D #12-#13)."""
+        if not all(isinstance(v, str) and v for v in (sub, rg, name, location)):
+            raise EmulatorError("a workspace needs a subscription id, a resource group, a name and a location")
+        if storage_auth not in ("key", "identity"):
+            raise EmulatorError(f"storage_auth must be 'key' or 'identity', got {storage_auth!r}")
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}", name):
+            raise EmulatorError(f"workspace name {name!r} must be 3-33 letters, digits, '_' or '-'")
+        region = normalise_region(location)
+        key = f"{sub}/{rg}/{name}".lower()
+        with self.lock:
+            existing = self.state.get("workspaces", {}).get(key) or self.declared.get(key)
+            if existing is not None and existing.get("location", self.location) != region:
+                raise EmulatorError(f"workspace {name!r} already exists in {existing.get('location')}; a workspace "
+                                    f"cannot move to {region}")
+            self.declared[key] = {"sub": sub, "rg": rg, "name": name, "location": region,
+                                  "storage_auth": storage_auth}
+            if self.state:
+                self.workspace(sub, rg, name)["storage_auth"] = storage_auth
+        return dict(self.declared[key])
+
     def workspace(self, sub: str, rg: str, ws: str, create: bool = True) -> dict:
         key = f"{sub}/{rg}/{ws}".lower()
         wss = self.state["workspaces"]
         if key in wss:
             return wss[key]
-        known = self.allowed_workspaces is None or (
-            ws.lower() in self.allowed_workspaces
-            and sub.lower() == self.subscription_id.lower()
-            and rg.lower() == self.resource_group.lower()
-        )
-        if not known or not create:
+        declared = self.declared.get(key)
+        if (self.restricted and declared is None) or not create:
             raise ApiError(404, "ResourceNotFound",
                            f"The Resource '{PROVIDER}/workspaces/{ws}' under resource group '{rg}' was not found.")
+        if declared is not None:
+            sub, rg, ws = declared["sub"], declared["rg"], declared["name"]
         wss[key] = {
             "sub": sub, "rg": rg, "name": ws, "created": time.time(), "workspace_id": str(uuid.uuid4()),
-            "computes": {}, "data": {}, "models": {}, "components": {}, "environments": {}, "jobs": {},
+            "location": declared["location"] if declared else self.location,
+            "storage_auth": declared.get("storage_auth", "key") if declared else "key",
+            "computes": {}, "data": {}, "models": {}, "components": {}, "environments": {}, "codes": {}, "jobs": {},
             "endpoints": {}, "deployments": {},
         }
         return wss[key]
+
+    def endpoint_holder(self, name: str, region: str) -> Optional[dict]:
+        """The workspace of any subscription holding an online endpoint called ``name`` in ``region`` (names are
+        global per region: the scoring host is ``<name>.<region>.inference.ml.azure.com``)."""
+        for ws in self.state["workspaces"].values():
+            if ws.get("location", self.location) == region and name.lower() in ws["endpoints"]:
+                return ws
+        return None
 
     def sweep(self) -> None:
         """Apply deletions whose time has come."""
@@ -170,35 +222,64 @@ class App:
                     del deps[k]
 
     # ------------------------------------------------------------------------------- long-running operations
-    def lro(self, kind: str, ready_at: float, final: str, error: Optional[dict]) -> str:
-        """Start an operation that ends ``final`` (with ``error``) at ``ready_at``; returns its id."""
-        op_id = str(uuid.uuid4())
+    def lro(self, kind: str, ready_at: float, final: str, error: Optional[dict], *, ws: Optional[dict] = None,
+            api_version: Optional[str] = None) -> str:
+        """Start an operation that ends ``final`` (with ``error``) at ``ready_at``; returns its id.
+
+        Endpoint and deployment operation ids look like the service's ``oeidp:<workspaceId>:<guid>`` /
+        ``odidp:...`` (facts 7, 15); the status URL is under the workspace's region and follows the request's
+        api-version (fact 10)."""
+        guid = str(uuid.uuid4())
+        prefix = OP_PREFIX.get(kind)
+        op_id = f"{prefix}:{ws['workspace_id']}:{guid}" if prefix and ws else guid
         self.state["operations"][op_id] = {
             "kind": kind, "created": time.time(), "ready_at": ready_at, "final": final, "error": error,
+            "sub": ws["sub"] if ws else self.subscription_id,
+            "location": ws.get("location", self.location) if ws else self.location,
+            "api_version": api_version or "2023-04-01-preview",
         }
         return op_id
 
     def op_url(self, op_id: str, kind: str = "mfeOperationsStatus") -> str:
-        return (f"{self.base_url}subscriptions/{self.subscription_id}/providers/{PROVIDER}/locations/"
-                f"{self.location}/{kind}/{op_id}?api-version=2023-04-01-preview")
+        op = self.state["operations"].get(op_id, {})
+        return (f"{self.base_url}subscriptions/{op.get('sub', self.subscription_id)}/providers/{PROVIDER}/locations/"
+                f"{op.get('location', self.location)}/{kind}/{op_id}?api-version="
+                f"{op.get('api_version', '2023-04-01-preview')}")
 
-    def start_delete(self, rec: dict, kind: str, rule: Optional[FaultRule] = None) -> Response:
-        """Answer the DELETE of a compute/endpoint/deployment: it is removed ``latencies["delete"]`` later."""
+    def op_headers(self, op_id: str, resource_url: Optional[str] = None) -> dict:
+        """The LRO headers of an answer that started ``op_id``: computes give ``Azure-AsyncOperation`` only
+        (facts 1, 5, 6); endpoints and deployments add ``x-ms-async-operation-timeout`` and ``Location`` - the
+        resource's own URL on a PUT (facts 7, 15), the ``mfeOperationResults`` URL on a DELETE (fact 14)."""
+        op = self.state["operations"][op_id]
+        ready = op["ready_at"]
+        if op["kind"] in COMPUTE_OPS:
+            return {"Azure-AsyncOperation": self.op_url(op_id, "computeOperationsStatus"),
+                    "x-ms-response-type": "standard", "retry-after-ms": poll_ms(ready)}
+        location = resource_url or self.op_url(op_id, "mfeOperationResults")
+        return {"Azure-AsyncOperation": self.op_url(op_id), "Location": location,
+                "x-ms-async-operation-timeout": ASYNC_TIMEOUT, "x-ms-response-type": "standard",
+                "retry-after-ms": poll_ms(ready)}
+
+    def resource_url(self, arm_id: str, api_version: Optional[str]) -> str:
+        return f"{self.base_url}{arm_id.lstrip('/')}?api-version={api_version or '2023-04-01-preview'}"
+
+    def start_delete(self, rec: dict, kind: str, rule: Optional[FaultRule] = None, *, ws: Optional[dict] = None,
+                     api_version: Optional[str] = None) -> Response:
+        """Answer the DELETE of a compute/endpoint/deployment: 202 (computes: empty body, fact 6; endpoints and
+        deployments: the JSON literal ``null``, fact 14); the resource goes ``latencies["delete"]`` later."""
         now = time.time()
         error = fault_error(rule)
         if error is not None:  # the delete fails: the resource stays as it was
-            ready = now + self.latencies["delete"]
-            op = self.lro(f"delete-{kind}", ready, "Failed", error)
-            return Response(202, None, {"Azure-AsyncOperation": self.op_url(op),
-                                        "Location": self.op_url(op, "mfeOperationResults"),
-                                        "retry-after-ms": poll_ms(ready)})
-        if "deleted_at" not in rec["_emu"]:
-            rec["_emu"]["deleted_at"] = now + self.latencies["delete"]
-        ready = rec["_emu"]["deleted_at"]
-        op = self.lro(f"delete-{kind}", ready, "Succeeded", None)
-        return Response(202, None, {"Azure-AsyncOperation": self.op_url(op),
-                                    "Location": self.op_url(op, "mfeOperationResults"),
-                                    "retry-after-ms": poll_ms(ready)})
+            op = self.lro(f"delete-{kind}", now + self.latencies["delete"], "Failed", error, ws=ws,
+                          api_version=api_version)
+        else:
+            if "deleted_at" not in rec["_emu"]:
+                rec["_emu"]["deleted_at"] = now + self.latencies["delete"]
+            op = self.lro(f"delete-{kind}", rec["_emu"]["deleted_at"], "Succeeded", None, ws=ws,
+                          api_version=api_version)
+        if kind == "compute":
+            return Response(202, None, self.op_headers(op))
+        return Response(202, b"null", {"Content-Type": "application/json; charset=utf-8", **self.op_headers(op)})
 
     # -------------------------------------------------------------------------------------------- requests
     def handle(self, method: str, raw_path: str, headers: dict, body: bytes) -> Response:
@@ -210,24 +291,28 @@ class App:
             try:
                 return self.serve_control(req)
             except ApiError as err:
-                return err.response()
-        delay, rule = self.faults.pick(method, path)
+                return err.response(self.location)
+        # scoring applies its fault rules itself, once it knows the deployment (see scoring.py)
+        delay, rule = (0.0, None) if SCORE_RE.match(path) else self.faults.pick(method, path)
         if delay:
             time.sleep(delay)
         if rule is not None and rule.action == "status":
             resp = ApiError(rule.status, "TooManyRequests" if rule.status == 429 else "ServiceUnavailable",
-                            rule.message).response()
+                            rule.message).response(self.location)
             if rule.retry_after is not None:
                 ra = rule.retry_after
                 resp.headers["Retry-After"] = str(int(ra)) if float(ra).is_integer() else str(ra)
+        elif rule is not None and rule.action == "body":
+            resp = Response(rule.status, rule.body if rule.body is not None else {})
         else:
             req.rule = rule
             try:
                 resp = self.dispatch(req)
             except ApiError as err:
-                resp = err.response()
+                resp = err.response(self._region_of(req))
             except json.JSONDecodeError as exc:
-                resp = bad(f"The request body is not valid JSON: {exc}", "InvalidRequestContent").response()
+                resp = bad(f"The request body is not valid JSON: {exc}",
+                           "InvalidRequestContent").response(self._region_of(req))
         resp.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         with self.lock:
             self.log.append(RequestRecord(method.upper(), path, resp.status))
@@ -236,6 +321,9 @@ class App:
         if self.verbose:
             print(f"{method.upper()} {path} -> {resp.status}", flush=True)
         return resp
+
+    def _region_of(self, req: Request) -> str:
+        return req.ws.get("location", self.location) if req.ws else self.location
 
     def call(self, req: Request, segments: list[str], case_sensitive: bool = False) -> Response:
         """Answer ``req`` with the route-table handler for ``segments``."""
@@ -306,8 +394,7 @@ class App:
             self._require_api_version(req.query)
             with self.lock:
                 self.sweep()
-                if req.method in ("PUT", "PATCH") or (req.method == "POST"
-                                                      and not path.lower().endswith("/listsecrets")):
+                if req.method in ("PUT", "PATCH", "POST"):
                     req.data = json.loads(req.body.decode() or "null") if req.body else None
                 req.ws = self.workspace(m["sub"], m["rg"], m["ws"])
                 rest = (m["rest"] or "").rstrip("/")
@@ -339,19 +426,39 @@ def _operation(app: App, req: Request) -> dict:
     return op
 
 
+def _op_time(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).isoformat()
+
+
 def operation_status(app: App, req: Request) -> Response:
-    """``mfeOperationsStatus``: InProgress, then the final status (and error)."""
+    """An operation's status. Compute operations answer ``{"status": "InProgress"}`` then ``{"status":
+    "Succeeded", "percentComplete": 100.0}`` (fact 3); mfe operations (endpoints, deployments, their deletes)
+    answer ``{id, name, startTime, endTime, percentComplete, status}`` with ``"Updating"`` while running and the
+    zero ``endTime`` until done, ``percentComplete`` staying 0.0 (fact 8; a deployment's puts ``status`` first)."""
     op_id = req.params["op"]
     op = _operation(app, req)
-    body: dict = {"id": op_id, "name": op_id, "startTime": iso(op["created"])}
-    if time.time() < op["ready_at"]:
-        body["status"] = "InProgress"
-        return Response(200, body, {"retry-after-ms": poll_ms(op["ready_at"])})
-    body["status"] = op["final"]
-    body["endTime"] = iso(op["ready_at"])
-    if op["final"] != "Succeeded":
-        body["error"] = op.get("error") or {"code": "Failed", "message": "The operation failed."}
-    return Response(200, body)
+    done = time.time() >= op["ready_at"]
+    hdrs = {} if done else {"retry-after-ms": poll_ms(op["ready_at"])}
+    status = op["final"] if done else "InProgress"
+    error = None
+    if done and op["final"] != "Succeeded":
+        error = op.get("error") or {"code": "Failed", "message": "The operation failed."}
+    if op["kind"] in COMPUTE_OPS:
+        body: dict = {"status": status}
+        if done and op["final"] == "Succeeded":
+            body["percentComplete"] = 100.0
+    else:
+        status = op["final"] if done else "Updating"
+        body = {"id": f"/subscriptions/{op.get('sub', app.subscription_id)}/providers/{PROVIDER}/locations/"
+                      f"{op.get('location', app.location)}/mfeOperationsStatus/{op_id}",
+                "name": op_id, "startTime": _op_time(op["created"]),
+                "endTime": _op_time(op["ready_at"]) if done else "0001-01-01T00:00:00+00:00",
+                "percentComplete": 0.0, "status": status}
+        if op["kind"] == "deployment":
+            body = {"status": body.pop("status"), **body}
+    if error is not None:
+        body["error"] = error
+    return Response(200, body, hdrs)
 
 
 def operation_result(app: App, req: Request) -> Response:
@@ -363,10 +470,11 @@ def operation_result(app: App, req: Request) -> Response:
     if op["final"] == "Succeeded":
         return Response(200, None)
     error = op.get("error") or {}
-    return ApiError(400, error.get("code", "Failed"), error.get("message", "")).response()
+    raise ApiError(400, error.get("code", "Failed"), error.get("message", ""))
 
 
 add_routes(  # any method, as Azure's operation URLs are only ever polled
     ("locations/{loc}/mfeOperationsStatus/{op}", "*", operation_status),
+    ("locations/{loc}/computeOperationsStatus/{op}", "*", operation_status),
     ("locations/{loc}/mfeOperationResults/{op}", "*", operation_result),
 )

@@ -1,15 +1,27 @@
-"""Workspace assets: ``data``, ``models``, ``components`` and ``environments`` containers and their versions.
+"""Workspace assets: ``data``, ``models``, ``components``, ``environments`` and ``codes`` containers and versions.
 
 Versions are immutable (409 when a PUT changes the URI/type/spec); a model from a job output needs that job
-``Completed`` with that output.
+``Completed`` with that output. What the service answers (recordings ``model-*``, ``online-deployment-create``,
+``pipeline-job-registry-*``): a new version is **201** + ``Location``, a re-put **200** (fact 24); the latest
+model version of a name that does not exist is a 404 ``UserError``/``ModelNotFound`` (fact 23); a workspace model
+version is a positive integer below 2^31; model versions show ``stage`` ``Development`` (``Logged`` when
+anonymous), ``flavors {}``, ``jobName`` and ``resourceGroups`` in ``modelUri`` (fact 24); an environment shows
+``environmentType "UserCreated"``, its conda file as a JSON string and ``autoRebuild "Disabled"`` (fact 22); an
+anonymous component gets a service-assigned GUID version and its spec's booleans and numbers as strings (fact
+34); code versions are found by content hash (fact 21).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 import time
-from typing import TYPE_CHECKING, Callable
+import uuid
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlencode
+
+import yaml
 
 from . import registry_seed
 from .core import PROVIDER, ApiError, Request, Response, add_routes, bad, not_found, public, refuse, system_data, ws_id
@@ -20,9 +32,11 @@ from .workspace import WS
 if TYPE_CHECKING:
     from .app import App
 
-KINDS = ("data", "models", "components", "environments")
+KINDS = ("data", "models", "components", "environments", "codes")
+MODEL_VERSION_MAX = 2**31 - 1
 _ASSET_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,254}$")
 _ASSET_VERSION = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,29}$")
+_ANONYMOUS_VERSION = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
 JOB_OUTPUT_URI = re.compile(r"^azureml://jobs/(?P<job>[^/]+)/outputs/(?P<out>[^/]+)(?:/(?P<path>.*))?$", re.I)
 
 
@@ -98,31 +112,97 @@ def asset_body(ws: dict, kind: str, name: str, rec: dict) -> dict:
     body["id"] = f"{ws_id(ws)}/{kind}/{name}/versions/{rec['_emu']['version']}"
     body["name"] = rec["_emu"]["version"]
     body["type"] = f"{PROVIDER}/workspaces/{kind}/versions"
+    props = body["properties"]
+    props["provisioningState"] = "Succeeded"
+    if kind == "models":
+        anonymous = bool(props.get("isAnonymous"))
+        props = {"description": props.get("description"), "tags": props.get("tags") or {},
+                 "properties": props.get("properties") or {}, "isArchived": bool(props.get("isArchived")),
+                 "isAnonymous": anonymous, "autoDeleteSetting": props.get("autoDeleteSetting"),
+                 "flavors": props.get("flavors") or {}, "modelType": props.get("modelType"),
+                 "modelUri": re.sub(r"/resourcegroups/", "/resourceGroups/", str(props.get("modelUri")), count=1),
+                 "jobName": props.get("jobName"), "provisioningState": "Succeeded",
+                 "stage": props.get("stage") or ("Logged" if anonymous else "Development"),
+                 "intellectualProperty": props.get("intellectualProperty"),
+                 **{k: v for k, v in props.items() if k not in _MODEL_KEYS}}
+    elif kind == "environments":
+        props = {"description": props.get("description"), "tags": props.get("tags") or {},
+                 "properties": {"azureml.labels": "", **(props.get("properties") or {})},
+                 "isArchived": bool(props.get("isArchived")), "isAnonymous": bool(props.get("isAnonymous")),
+                 "autoDeleteSetting": props.get("autoDeleteSetting"), "environmentType": "UserCreated",
+                 **{k: v for k, v in props.items() if k not in _ENV_KEYS},
+                 "osType": props.get("osType") or "Linux", "autoRebuild": props.get("autoRebuild") or "Disabled",
+                 "provisioningState": "Succeeded",
+                 "stage": props.get("stage") or ("Logged" if props.get("isAnonymous") else "Development"),
+                 "intellectualProperty": props.get("intellectualProperty")}
+    elif kind == "codes":
+        props = {"description": props.get("description"), "tags": props.get("tags") or {},
+                 "properties": props.get("properties") or {}, "isArchived": bool(props.get("isArchived")),
+                 "isAnonymous": bool(props.get("isAnonymous")), "codeUri": props.get("codeUri"),
+                 "provisioningState": "Succeeded"}
+    elif kind == "components":  # no provisioningState in the recorded answers (RC #2-#3, RM #4)
+        props = {"description": props.get("description"), "tags": props.get("tags") or {},
+                 "properties": props.get("properties") or {}, "isArchived": bool(props.get("isArchived")),
+                 "isAnonymous": bool(props.get("isAnonymous")),
+                 "componentSpec": component_spec(props.get("componentSpec") or {}),
+                 **{k: v for k, v in props.items() if k not in _COMPONENT_KEYS}}
+    body["properties"] = props
     body["systemData"] = system_data(rec["_emu"]["created"], rec["_emu"]["modified"])
-    body["properties"]["provisioningState"] = "Succeeded"
     return body
 
 
-def _order(records: list, query: dict, render: Callable) -> list:
+_MODEL_KEYS = {"description", "tags", "properties", "isArchived", "isAnonymous", "autoDeleteSetting", "flavors",
+               "modelType", "modelUri", "jobName", "provisioningState", "stage", "intellectualProperty"}
+_COMPONENT_KEYS = {"description", "tags", "properties", "isArchived", "isAnonymous", "componentSpec",
+                   "provisioningState"}
+_ENV_KEYS = {"description", "tags", "properties", "isArchived", "isAnonymous", "autoDeleteSetting",
+             "environmentType", "osType", "autoRebuild", "provisioningState", "stage", "intellectualProperty"}
+
+
+def _order(records: list, query: dict, render: Callable) -> tuple[list, bool]:
+    """Sorted, filtered, paged records and whether more remain (``$top`` and ``$skipToken``)."""
     order = query.get("$orderBy", query.get("$orderby", "")).lower()
     recs = list(records)
     recs.sort(key=lambda r: r["_emu"]["created"], reverse="desc" in order or not order)
     if query.get("listViewType", "ActiveOnly") == "ActiveOnly":
         recs = [r for r in recs if not (r.get("properties") or {}).get("isArchived")]
-    top = query.get("$top")
-    if top:
-        try:
-            recs = recs[: int(top)]
-        except ValueError:
-            raise bad("$top must be an integer.") from None
-    return [render(r) for r in recs]
+    if query.get("hash"):  # code versions by content hash (fact 21)
+        recs = [r for r in recs if ((r.get("properties") or {}).get("properties") or {}).get("hash_sha256")
+                == query["hash"]]
+    try:
+        skip = int(query.get("$skipToken") or 0)
+        top = int(query["$top"]) if query.get("$top") else None
+    except ValueError:
+        raise bad("$top and $skipToken must be integers.") from None
+    recs = recs[skip:]
+    more = top is not None and len(recs) > top
+    if top is not None:
+        recs = recs[:top]
+    return [render(r) for r in recs], more
 
 
 def list_versions(app: App, req: Request) -> Response:
     kind, name = _kind(req), req.params["name"]
     cont = req.ws[kind].get(name.lower())
+    if cont is None and kind == "models":  # fact 23 (M26 #1, M24 #2)
+        raise ApiError(404, "UserError", "The specified resource was not found.", details=[{
+            "code": "ModelNotFound", "message": f"Model container with name: {name} not found."}])
     versions = list(cont["versions"].values()) if cont else []
-    return Response(200, {"value": _order(versions, req.query, lambda r: asset_body(req.ws, kind, name, r))})
+    owner = {id(r): name for r in versions}
+    if kind == "codes" and req.query.get("hash"):  # a hash lookup searches every code container (fact 21, D #8)
+        versions, owner = [], {}
+        for other in req.ws["codes"].values():
+            for r in other["versions"].values():
+                versions.append(r)
+                owner[id(r)] = other["name"]
+    value, more = _order(versions, req.query, lambda r: asset_body(req.ws, kind, owner[id(r)], r))
+    body: dict = {"value": value}
+    if more:  # the next page, as the service links it (fact 25)
+        query = {k: v for k, v in req.query.items() if k != "$skipToken"}
+        query["$skipToken"] = str(int(req.query.get("$skipToken") or 0) + len(value))
+        body["nextLink"] = (f"{app.base_url}{ws_id(req.ws).lstrip('/')}/{kind}/{name}/versions?"
+                            + urlencode(query, safe="$"))
+    return Response(200, body)
 
 
 def get_version(app: App, req: Request) -> Response:
@@ -145,11 +225,20 @@ def put_version(app: App, req: Request) -> Response:
     ws, kind, name, version, data = req.ws, _kind(req), req.params["name"], req.params["version"], req.data
     if not _ASSET_NAME.match(name):
         raise bad(f"Invalid {kind} name '{name}': use letters, digits, '-', '_' and '.'.", "ValidationError")
-    if not _ASSET_VERSION.match(version):
-        raise bad(f"Invalid {kind} version '{version}'.", "ValidationError")
+    if kind == "models" and (not re.fullmatch(r"[1-9][0-9]{0,9}", version) or int(version) > MODEL_VERSION_MAX):
+        raise bad(f"Model version '{version}' is invalid: the version of a workspace model must be a positive "
+                  f"integer less than 2^31 ({MODEL_VERSION_MAX + 1}).", "UserError")
     if not isinstance(data, dict) or not isinstance(data.get("properties"), dict):
         raise bad(f"The {kind} version body must have 'properties'.", "InvalidRequestContent")
     props = copy.deepcopy(data["properties"])
+    # anonymous assets are versioned by a 32-hex content hash (D #10); named ones take up to 30 characters
+    anonymous = props.get("isAnonymous") or name == "azureml_anonymous"
+    if not (_ANONYMOUS_VERSION if anonymous else _ASSET_VERSION).match(version):
+        raise bad(f"Invalid {kind} version '{version}'.", "ValidationError")
+    anonymous_component = kind == "components" and bool(props.get("isAnonymous"))
+    if anonymous_component:  # the service assigns its own version id (fact 34)
+        spec = json.dumps(props.get("componentSpec"), sort_keys=True)  # one id per distinct content
+        version = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ws_id(ws)}/components/{name}/{spec}"))
     if req.rule is not None and req.rule.action == "fail":
         raise bad(req.rule.message, "InjectedFailure")
     latency = app.latencies.get("model" if kind == "models" else "data", 0.0)
@@ -169,6 +258,10 @@ def put_version(app: App, req: Request) -> Response:
         if not isinstance(props.get("componentSpec"), dict):
             raise bad("componentSpec is required.")
         immutable = ("componentSpec",)
+    elif kind == "codes":
+        if not isinstance(props.get("codeUri"), str) or not props["codeUri"]:
+            raise bad("codeUri is required.", "ValidationError")
+        immutable = ("codeUri",)
     else:
         immutable = ()
     coll = ws[kind]
@@ -188,16 +281,62 @@ def put_version(app: App, req: Request) -> Response:
             if fld in props:
                 keep[fld] = props[fld]
         existing["_emu"]["modified"] = now
-        return Response(200, asset_body(ws, kind, cont["name"], existing))
+        # a re-put is 200 (fact 24); an anonymous component's answers 201 again (fact 34, RC #2)
+        return Response(201 if anonymous_component else 200, asset_body(ws, kind, cont["name"], existing),
+                        _location(app, req) if anonymous_component else {})
     if cont is None:
         cont = _new_container(coll, name)
     props.setdefault("tags", {})
     props.setdefault("properties", {})
     props.setdefault("isArchived", False)
     props.setdefault("isAnonymous", False)
+    if kind == "environments" and isinstance(props.get("condaFile"), str):
+        props["condaFile"] = _conda_as_json(props["condaFile"])
     rec = {"properties": props, "_emu": {"created": now, "modified": now, "version": version}}
     cont["versions"][version] = rec
-    return Response(201, asset_body(ws, kind, cont["name"], rec))
+    return Response(201, asset_body(ws, kind, cont["name"], rec), _location(app, req))
+
+
+def _location(app: App, req: Request) -> dict:
+    """``Location`` of a created version: the URL it was put to (facts 22, 24, 34)."""
+    return {"Location": f"{app.base_url}{req.path.lstrip('/')}?api-version={req.query.get('api-version', '')}"}
+
+
+def _conda_as_json(text: str) -> str:
+    """The service answers an environment's conda file as a JSON string (fact 22)."""
+    try:
+        return json.dumps(yaml.safe_load(text), indent=2)
+    except yaml.YAMLError:
+        raise bad("condaFile is not valid YAML.") from None
+
+
+def _as_strings(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _as_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_strings(v) for v in value]
+    return value
+
+
+def component_spec(spec: dict) -> dict:
+    """A component spec as the service answers it: booleans and numbers as strings, inputs ``optional``, a
+    command's ``resources``, curated environment shorthands resolved to the registry, the client's ``_source``
+    dropped (fact 34)."""
+    out = _as_strings({k: v for k, v in copy.deepcopy(spec).items() if not k.startswith("_")})
+    for inp in (out.get("inputs") or {}).values():
+        if isinstance(inp, dict):
+            inp.setdefault("optional", "False")
+    if out.get("type") == "command":
+        out.setdefault("resources", {"instance_count": "1"})
+    env = out.get("environment")
+    m = re.match(r"^azureml:(?P<name>AzureML-[^:@]+)(?:@latest|:(?P<ver>[^:]+))$", str(env or ""))
+    if m:  # curated environments live in the azureml registry; "@latest" shows as version 1 here
+        out["environment"] = f"azureml://registries/azureml/environments/{m['name']}/versions/{m['ver'] or '1'}"
+    return out
 
 
 def _validate_model(ws: dict, props: dict) -> None:

@@ -1,6 +1,10 @@
 """The Azure Blob service of the workspace's storage account (path style ``/<account>/<container>/<blob>``).
 
-Requests need a valid SharedKey signature made with the account key ``listSecrets`` gives. Blob contents are
+Requests need a valid SharedKey signature made with the account key ``listSecrets`` gives to an empty body
+(azure-ai-ml <= 1.15), or the account SAS it gives to ``{"expirableSecret": true}`` (newer SDKs append it to the
+blob URLs, facts 27-28): signed with the account key, not expired, with the permission the request needs; or,
+for identity-based datastores, a storage AAD token (``Authorization: Bearer``). Blob
+contents are
 kept once per SHA-256 (``App.blob_data``, and ``<state_dir>/blobs/<sha>`` when the state is persistent); the
 state keeps each blob's size, metadata and content hash.
 """
@@ -14,7 +18,7 @@ import re
 import secrets
 import time
 from typing import TYPE_CHECKING, Optional
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
 from .core import BLOB_ACCOUNT, ApiError, Request, Response, add_routes, http_date
@@ -25,13 +29,18 @@ if TYPE_CHECKING:
 
 
 def serve(app: App, req: Request) -> Response:
-    """The blob plane: check the SharedKey signature, then answer from the route table under the lock."""
+    """The blob plane: check the SAS or SharedKey signature, then answer from the route table under the lock."""
     auth = req.headers.get("authorization", "")
-    if not auth.startswith(f"SharedKey {BLOB_ACCOUNT}:"):
-        return _error(403, "AuthenticationFailed",
-                      "Server failed to authenticate the request: a SharedKey signature is required.")
     try:
-        _check_shared_key(app, req.method, urlsplit(req.raw_path).path, req.query, req.headers)
+        if "sig" in req.query:
+            _check_sas(app, req)
+        elif auth.lower().startswith("bearer "):
+            _check_bearer(auth[7:])
+        elif auth.startswith(f"SharedKey {BLOB_ACCOUNT}:"):
+            _check_shared_key(app, req.method, urlsplit(req.raw_path).path, req.query, req.headers)
+        else:
+            raise ApiError(403, "AuthenticationFailed", "Server failed to authenticate the request: a SharedKey "
+                           "signature or a SAS is required.")
     except ApiError as err:
         return _error(err.status, err.code, err.message, head=(req.method == "HEAD"))
     parts = req.path.split("/", 3)  # '', account, container, blob
@@ -88,6 +97,8 @@ def read_blob(app: App, req: Request) -> Response:
         if start >= len(data):  # Azure answers 416 (also for an empty blob)
             return _error(416, "InvalidRange", "The range specified is invalid.")
         headers["Content-Range"] = f"bytes {start}-{max(end, start)}/{len(data)}"
+        if "Content-MD5" in headers:  # the whole blob's hash, not the range's
+            headers["x-ms-blob-content-md5"] = headers.pop("Content-MD5")
         data = data[start: end + 1]
         status = 206
     headers["Content-Length"] = str(len(data))
@@ -115,6 +126,8 @@ def _upload(app: App, req: Request) -> Response:
     app.save()
     headers = _headers(now, blobs[key])
     headers["Content-MD5"] = base64.b64encode(hashlib.md5(req.body).digest()).decode()
+    if len(req.body) <= 4 * 1024 * 1024:  # a pure-Python CRC: only for the small uploads the SDK makes
+        headers["x-ms-content-crc64"] = base64.b64encode(crc64(req.body)).decode()
     headers["x-ms-request-server-encrypted"] = "true"
     return Response(201, b"", headers)
 
@@ -189,6 +202,75 @@ def _check_shared_key(app: App, method: str, raw_path: str, query: dict, hdrs: d
                        "header is formed correctly including the signature.")
 
 
+SAS_VERSION = "2021-08-06"
+SAS_PERMISSIONS = "rcuwdl"
+
+
+def _sas_string(fields: dict) -> str:
+    """An account SAS string-to-sign (the Azure Storage layout for versions from 2020-12-06)."""
+    return "\n".join([BLOB_ACCOUNT, fields.get("sp", ""), fields.get("ss", ""), fields.get("srt", ""),
+                      fields.get("st", ""), fields.get("se", ""), fields.get("sip", ""), fields.get("spr", ""),
+                      fields.get("sv", ""), fields.get("ses", ""), ""])
+
+
+def _sas_sig(app: App, fields: dict) -> str:
+    key = base64.b64decode(app.account_key)
+    return base64.b64encode(hmac.new(key, _sas_string(fields).encode(), hashlib.sha256).digest()).decode()
+
+
+def make_sas(app: App, hours: float = 1.0) -> str:
+    """An account SAS for the blob service (``?sv=...&sig=...``, fact 27), valid ``hours`` hours."""
+    expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + max(hours, 0.01) * 3600))
+    fields = {"sv": SAS_VERSION, "ss": "bf", "srt": "co", "sp": SAS_PERMISSIONS, "se": expiry, "spr": "https"}
+    fields["sig"] = _sas_sig(app, fields)
+    return "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in fields.items())
+
+
+def _check_sas(app: App, req: Request) -> None:
+    q = req.query
+    if not secrets.compare_digest(_sas_sig(app, q), q.get("sig", "")):
+        raise ApiError(403, "AuthenticationFailed", "Server failed to authenticate the request. Make sure the value "
+                       "of the sig query parameter is formed correctly.")
+    try:
+        expired = time.strptime(q.get("se", ""), "%Y-%m-%dT%H:%M:%SZ") < time.gmtime()
+    except ValueError:
+        expired = True
+    if expired:
+        raise ApiError(403, "AuthenticationFailed", "Signed expiry time has to be after the current time.")
+    needed = {"GET": "r", "HEAD": "r", "PUT": "w", "DELETE": "d"}.get(req.method, "w")
+    if q.get("comp") == "list":
+        needed = "l"
+    if needed not in q.get("sp", ""):
+        raise ApiError(403, "AuthorizationPermissionMismatch",
+                       "This request is not authorized to perform this operation using this permission.")
+
+
+def _check_bearer(token: str) -> None:
+    """An Azure AD token for storage (what the SDK sends for an identity-based datastore): only its audience is
+    checked, as the emulator's credential signs nothing."""
+    import json
+
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        raise ApiError(401, "InvalidAuthenticationInfo", "Authentication information is not given in the correct "
+                       "format.") from None
+    if not str(claims.get("aud", "")).rstrip("/").endswith("storage.azure.com"):
+        raise ApiError(401, "InvalidAuthenticationInfo", "Audience validation failed: the token is not for "
+                       "Azure Storage.")
+
+
+def crc64(data: bytes) -> bytes:
+    """The CRC-64 Azure Storage reports in ``x-ms-content-crc64`` (polynomial 0x9A6C9329AC4BC9B5, reflected)."""
+    crc = 0xFFFFFFFFFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x9A6C9329AC4BC9B5 if crc & 1 else 0)
+    return (crc ^ 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little")
+
+
 def _write(app: App, data: bytes, hdrs: dict, now: float) -> dict:
     sha = hashlib.sha256(data).hexdigest()
     if sha not in app.blob_data:
@@ -198,6 +280,7 @@ def _write(app: App, data: bytes, hdrs: dict, now: float) -> dict:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / sha).write_bytes(data)
     return {"sha": sha, "size": len(data), "metadata": _meta(hdrs), "modified": now,
+            "md5": base64.b64encode(hashlib.md5(data).digest()).decode(),
             "content_type": hdrs.get("x-ms-blob-content-type", "application/octet-stream")}
 
 
@@ -219,6 +302,8 @@ def _headers(ts: float, rec: Optional[dict] = None) -> dict:
     headers = {"Last-Modified": http_date(ts), "ETag": f'"0x{int(ts * 1e6):X}"', "x-ms-version": "2021-08-06"}
     if rec is not None:
         headers["x-ms-blob-type"] = "BlockBlob"
+        if rec.get("md5"):
+            headers["Content-MD5"] = rec["md5"]
         for k, v in rec.get("metadata", {}).items():
             headers[f"x-ms-meta-{k}"] = v
     return headers

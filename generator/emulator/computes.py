@@ -1,15 +1,28 @@
-"""AmlCompute clusters: create/update as an LRO, scale with PATCH, delete as an LRO, node and key listings."""
+"""AmlCompute clusters: create/update as an LRO, scale with PATCH, delete as an LRO, node and key listings.
+
+What the service answers (recording ``compute-amlcompute-create-update-delete-2024``): every PUT, a create or
+an update, is **201** with ``Azure-AsyncOperation`` (``.../locations/<region>/computeOperationsStatus/<guid>``)
+and no ``Location``, ``provisioningState "Creating"`` and null runtime fields (facts 1, 4, 5); ``vmSize`` comes
+back upper-cased (fact 2); after success a GET shows ``allocationState``, node counts, ``computeLocation``,
+``tags {}``, ``provisioningWarnings {}`` and ``adminUserPassword: null`` (fact 4). DELETE is 202 with an empty
+body and ``Azure-AsyncOperation`` only (fact 6).
+
+Beyond the recordings: a cluster's nodes follow the jobs running on it (``POST .../listNodes`` lists them
+``running``; the node counts are non-zero), and ``minNodeCount`` nodes stay up idle.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from typing import TYPE_CHECKING
 
 from .core import (
     ISO_DURATION, PROVIDER, ApiError, Request, Response, add_routes, bad, fault_error, iso, not_found,
-    pending_headers, poll_ms, prov_state, public, refuse, system_data, ws_id,
+    pending_headers, prov_state, public, refuse, ws_id,
 )
+from .jobs import job_nodes
 from .workspace import WS
 
 if TYPE_CHECKING:
@@ -18,18 +31,85 @@ if TYPE_CHECKING:
 COMPUTES = WS + "/computes"
 COMPUTE = COMPUTES + "/{name}"
 _COMPUTE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,15}$")
+NODE_COUNTS = ("preparingNodeCount", "runningNodeCount", "idleNodeCount", "unusableNodeCount", "leavingNodeCount",
+               "preemptedNodeCount")
 
 
-def compute_body(rec: dict) -> dict:
+# ------------------------------------------------------------------------------------------------ nodes
+def nodes(ws: dict, rec: dict) -> list[dict]:
+    """The cluster's nodes now: one per node a running (or preparing) job holds, then idle nodes up to
+    ``minNodeCount``; never more than ``maxNodeCount``."""
+    inner = rec["properties"]["properties"]
+    scale = inner["scaleSettings"]
+    out: list[dict] = []
+    for job_name, state, count in job_nodes(ws, rec["name"]):
+        for _ in range(count):
+            out.append({"nodeState": state, "runId": job_name})
+    out = out[: int(scale["maxNodeCount"])]
+    while len(out) < int(scale.get("minNodeCount") or 0):
+        out.append({"nodeState": "idle", "runId": None})
+    suffix = "p" if inner.get("vmPriority") == "LowPriority" else "d"
+    for i, node in enumerate(out):
+        digest = hashlib.sha256(f"{ws_id(ws)}/{rec['name']}/{i}".encode()).hexdigest()[:32]
+        node.update({"nodeId": f"tvmps_{digest}_{suffix}", "privateIpAddress": f"10.0.0.{4 + i}",
+                     "publicIpAddress": None, "port": 50000 + i})
+    return out
+
+
+def _counts(ws: dict, rec: dict) -> dict:
+    listed = nodes(ws, rec)
+    counts = dict.fromkeys(NODE_COUNTS, 0)
+    for node in listed:
+        counts[f"{node['nodeState']}NodeCount"] += 1
+    return {"currentNodeCount": len(listed), "targetNodeCount": len(listed), "nodeStateCounts": counts,
+            "allocationState": "Steady", "allocationStateTransitionTime": iso(rec["_emu"]["modified"])}
+
+
+# ------------------------------------------------------------------------------------------------- bodies
+def compute_body(ws: dict, rec: dict, answer: str = "") -> dict:
+    """The compute as the service shows it: to a GET (``answer=""``), or as the answer of a create PUT
+    (``"create"``) or an update PUT (``"update"``)."""
     body = public(rec)
-    body["systemData"] = system_data(rec["_emu"]["created"], rec["_emu"]["modified"])
-    state = prov_state(rec)
-    body["properties"]["provisioningState"] = state
-    body["properties"]["createdOn"] = iso(rec["_emu"]["created"])
-    body["properties"]["modifiedOn"] = iso(rec["_emu"]["modified"])
+    state = "Creating" if answer else prov_state(rec)
+    props, inner = body["properties"], body["properties"]["properties"]
+    creds = inner.pop("userAccountCredentials", None)
+    runtime = {"currentNodeCount": None, "targetNodeCount": None, "nodeStateCounts": None, "allocationState": None}
+    if not answer and state not in ("Creating", "Failed"):
+        runtime = _counts(ws, rec)
     err = rec["_emu"].get("error")
-    body["properties"]["provisioningErrors"] = [{"error": err}] if err and state == "Failed" else None
-    return body
+    out_inner = {
+        "vmSize": str(inner["vmSize"]).upper(), "vmPriority": inner["vmPriority"],
+        "scaleSettings": inner["scaleSettings"],
+    }
+    if creds and not answer:
+        out_inner["userAccountCredentials"] = {"adminUserName": creds.get("adminUserName"), "adminUserPassword": None,
+                                               "adminUserSshPublicKey": creds.get("adminUserSshPublicKey")}
+    out_inner.update({"subnet": inner.get("subnet"), **runtime, "errors": None,
+                      "remoteLoginPortPublicAccess": inner.get("remoteLoginPortPublicAccess", "NotSpecified"),
+                      "osType": inner.get("osType", "Linux"), "virtualMachineImage": inner.get("virtualMachineImage"),
+                      "isolatedNetwork": bool(inner.get("isolatedNetwork", False))})
+    if "enableNodePublicIp" in inner:
+        out_inner["enableNodePublicIp"] = inner["enableNodePublicIp"]
+    out_inner["enableBatchPrivateLink"] = False
+    if not answer:
+        out_inner["propertyBag"] = {}
+    out_props = {
+        "createdOn": iso(rec["_emu"]["created"]), "modifiedOn": iso(rec["_emu"]["modified"]),
+        "disableLocalAuth": props.get("disableLocalAuth", True), "description": props.get("description"),
+        "resourceId": (f"/subscriptions/{ws['sub']}/resourceGroups/{ws['rg']}/providers/Microsoft.BatchAI/workspaces/"
+                       f"{ws['name']}/clusters/{rec['name']}" if answer == "update" else None),
+        "computeType": "AmlCompute",
+    }
+    if answer != "create":
+        out_props["computeLocation"] = props.get("computeLocation")
+    out_props.update({
+        "provisioningState": state,
+        "provisioningErrors": [{"error": err}] if err and state == "Failed" else None,
+        "provisioningWarnings": None if answer == "create" else {}, "isAttachedCompute": False,
+        "properties": out_inner,
+    })
+    return {"id": body["id"], "name": body["name"], "type": body["type"], "location": body["location"],
+            "tags": None if answer == "create" else (body.get("tags") or {}), "properties": out_props}
 
 
 def _existing(req: Request) -> dict:
@@ -39,15 +119,16 @@ def _existing(req: Request) -> dict:
     return rec
 
 
+# ----------------------------------------------------------------------------------------------- handlers
 def list_computes(app: App, req: Request) -> Response:
-    return Response(200, {"value": [compute_body(r) for r in req.ws["computes"].values()]})
+    return Response(200, {"value": [compute_body(req.ws, r) for r in req.ws["computes"].values()]})
 
 
 def get_compute(app: App, req: Request) -> Response:
     rec = req.ws["computes"].get(req.params["name"].lower())
     if rec is None:
         raise not_found(f"{PROVIDER}/workspaces/{req.ws['name']}/computes", req.params["name"])
-    return Response(200, compute_body(rec), pending_headers(rec))
+    return Response(200, compute_body(req.ws, rec), pending_headers(rec))
 
 
 def delete_compute(app: App, req: Request) -> Response:
@@ -57,7 +138,7 @@ def delete_compute(app: App, req: Request) -> Response:
     action = req.query.get("underlyingResourceAction", "")
     if action.lower() not in ("delete", "detach"):
         raise bad("The query parameter underlyingResourceAction must be 'Delete' or 'Detach'.")
-    return app.start_delete(rec, "compute", req.rule)
+    return app.start_delete(rec, "compute", req.rule, ws=req.ws, api_version=req.query.get("api-version"))
 
 
 def patch_compute(app: App, req: Request) -> Response:
@@ -66,12 +147,13 @@ def patch_compute(app: App, req: Request) -> Response:
     if scale:
         _validate_scale(scale)
         rec["properties"]["properties"]["scaleSettings"].update(scale)
-    return Response(200, compute_body(rec))
+    return Response(200, compute_body(req.ws, rec))
 
 
 def list_nodes(app: App, req: Request) -> Response:
-    _existing(req)
-    return Response(200, {"nodes": [], "nextLink": None})
+    rec = _existing(req)
+    return Response(200, {"nodes": nodes(req.ws, rec) if prov_state(rec) not in ("Creating", "Failed") else [],
+                          "nextLink": None})
 
 
 def list_keys(app: App, req: Request) -> Response:
@@ -113,7 +195,7 @@ def put_compute(app: App, req: Request) -> Response:
     ctype = props.get("computeType")
     if ctype != "AmlCompute":
         raise bad(f"computeType '{ctype}' is not supported by the emulator (only AmlCompute).")
-    inner = props.get("properties") or {}
+    inner = dict(props.get("properties") or {})
     vm_size = inner.get("vmSize")
     if not vm_size or not isinstance(vm_size, str):
         raise bad("properties.properties.vmSize is required for AmlCompute.", "ValidationError")
@@ -123,9 +205,8 @@ def put_compute(app: App, req: Request) -> Response:
     if prio not in ("Dedicated", "LowPriority"):
         raise bad(f"vmPriority '{prio}' must be Dedicated or LowPriority.")
     scale = _validate_scale(inner.get("scaleSettings") or {})
-    loc = data.get("location")
-    if loc and loc.replace(" ", "").lower() != app.location.lower():
-        raise bad(f"The compute location '{loc}' must match the workspace location '{app.location}'.")
+    # the recorded create put a cluster in eastus from a westus workspace: the location is the cluster's own
+    loc = str(data.get("location") or ws["location"]).replace(" ", "").lower()
     key = name.lower()
     existing = ws["computes"].get(key)
     now = time.time()
@@ -138,23 +219,23 @@ def put_compute(app: App, req: Request) -> Response:
                       f"is not supported; delete and recreate it.", "BadArgument")
         if old.get("vmPriority", "Dedicated") != prio:
             raise bad(f"Updating vmPriority of existing compute '{name}' is not supported.", "BadArgument")
+    creds = inner.get("userAccountCredentials")
+    if isinstance(creds, dict):  # the password is write-only: never stored, never shown
+        inner["userAccountCredentials"] = {k: v for k, v in creds.items() if k != "adminUserPassword"}
     error = fault_error(req.rule)
     latency = app.latencies["compute"]
     rec = {
         "id": f"{ws_id(ws)}/computes/{name}", "name": name, "type": f"{PROVIDER}/workspaces/computes",
-        "location": app.location, "tags": data.get("tags") or {}, "identity": data.get("identity"),
-        "sku": data.get("sku"),
+        "location": loc, "tags": data.get("tags") or {},
         "properties": {
-            "computeType": "AmlCompute", "computeLocation": app.location,
+            "computeType": "AmlCompute", "computeLocation": loc,
             "description": props.get("description"), "disableLocalAuth": props.get("disableLocalAuth", True),
-            "resourceId": None, "isAttachedCompute": False,
             "properties": {
                 **inner, "vmSize": vm_size, "vmPriority": prio,
-                "scaleSettings": {"minNodeCount": scale.get("minNodeCount", 0) or 0,
-                                  "maxNodeCount": scale["maxNodeCount"],
+                "scaleSettings": {"maxNodeCount": scale["maxNodeCount"],
+                                  "minNodeCount": scale.get("minNodeCount", 0) or 0,
                                   "nodeIdleTimeBeforeScaleDown": scale.get("nodeIdleTimeBeforeScaleDown", "PT2M")},
-                "osType": inner.get("osType", "Linux"), "allocationState": "Steady",
-                "currentNodeCount": 0, "targetNodeCount": 0,
+                "osType": inner.get("osType", "Linux"),
             },
         },
         "_emu": {
@@ -164,9 +245,10 @@ def put_compute(app: App, req: Request) -> Response:
         },
     }
     ws["computes"][key] = rec
-    op = app.lro("compute", now + latency, "Failed" if error else "Succeeded", error)
-    return Response(200 if existing else 201, compute_body(rec),
-                    {"Azure-AsyncOperation": app.op_url(op), "retry-after-ms": poll_ms(now + latency)})
+    op = app.lro("compute", now + latency, "Failed" if error else "Succeeded", error, ws=ws,
+                 api_version=req.query.get("api-version"))
+    # a create and an update both answer 201 (facts 1, 5)
+    return Response(201, compute_body(ws, rec, "update" if existing else "create"), app.op_headers(op))
 
 
 add_routes(

@@ -60,12 +60,70 @@ def remove_fault(app: App, req: Request) -> Response:
 
 
 def reset(app: App, req: Request) -> Response:
-    """Drop all resources, blobs, fault rules and the request log."""
+    """Drop all resources, blobs, fault rules, job scripts and the request log (declared workspaces stay)."""
     app.reset_state()
     app.faults.clear()
     with app.lock:
         app.log.clear()
+        app.job_scripts.clear()
     app.save()
+    return Response(204)
+
+
+def list_workspaces(app: App, req: Request) -> Response:
+    with app.lock:
+        out = {f"{w['sub']}/{w['rg']}/{w['name']}".lower(): {
+            "subscription_id": w["sub"], "resource_group": w["rg"], "name": w["name"],
+            "location": w.get("location", app.location)} for w in app.state["workspaces"].values()}
+        for key, d in app.declared.items():
+            out.setdefault(key, {"subscription_id": d["sub"], "resource_group": d["rg"], "name": d["name"],
+                                 "location": d["location"]})
+    return Response(200, {"workspaces": list(out.values())})
+
+
+def add_workspace(app: App, req: Request) -> Response:
+    """``{"subscription_id", "resource_group", "name", "location"}`` (subscription and group default to the
+    emulator's)."""
+    data = req.data if isinstance(req.data, dict) else {}
+    unknown = set(data) - {"subscription_id", "resource_group", "name", "location", "storage_auth"}
+    if unknown:
+        raise bad(f"unknown workspace keys: {', '.join(sorted(unknown))}", "InvalidWorkspace")
+    try:
+        ws = app.declare_workspace(data.get("subscription_id", app.subscription_id),
+                                   data.get("resource_group", app.resource_group), data.get("name"),
+                                   data.get("location"), data.get("storage_auth", "key"))
+    except EmulatorError as exc:
+        raise bad(exc.one_line(), "InvalidWorkspace") from None
+    return Response(201, {"subscription_id": ws["sub"], "resource_group": ws["rg"], "name": ws["name"],
+                          "location": ws["location"]})
+
+
+def list_job_scripts(app: App, req: Request) -> Response:
+    with app.lock:
+        return Response(200, {"job_scripts": [dict(s) for s in app.job_scripts]})
+
+
+def add_job_scripts(app: App, req: Request) -> Response:
+    """A script object or a list of them: ``{"name": regex, "steps": [[status, seconds], ...], "end",
+    "message", "count"}``."""
+    from .jobs import add_script, check_script
+
+    items = req.data if isinstance(req.data, list) else [req.data]
+    scripts = []
+    for item in items:
+        if not isinstance(item, dict) or set(item) - {"name", "steps", "end", "message", "count"}:
+            raise bad("a job script is {name, steps, end, message, count}", "InvalidJobScript")
+        try:
+            scripts.append(check_script(item.get("name"), item.get("steps"), item.get("end", "Completed"),
+                                        item.get("message"), item.get("count")))
+        except ValueError as exc:
+            raise bad(str(exc), "InvalidJobScript") from None
+    return Response(201, {"job_scripts": [add_script(app, s) for s in scripts]})
+
+
+def clear_job_scripts(app: App, req: Request) -> Response:
+    with app.lock:
+        app.job_scripts.clear()
     return Response(204)
 
 
@@ -104,6 +162,11 @@ add_routes(
     ("_emulator/faults", "DELETE", clear_faults),
     ("_emulator/faults/{id}", "DELETE", remove_fault),
     ("_emulator/reset", "POST", reset),
+    ("_emulator/workspaces", "GET", list_workspaces),
+    ("_emulator/workspaces", "POST", add_workspace),
+    ("_emulator/job-scripts", "GET", list_job_scripts),
+    ("_emulator/job-scripts", "POST", add_job_scripts),
+    ("_emulator/job-scripts", "DELETE", clear_job_scripts),
     ("_emulator/config", "GET", get_config),
     ("_emulator/config", "POST", set_config),
     ("_emulator/*", "*", _no_route),
@@ -154,6 +217,26 @@ class EmulatorControl:
 
     def reset(self) -> None:
         self._call("POST", "reset")
+
+    def add_workspace(self, subscription_id: Optional[str], resource_group: Optional[str], name: str,
+                      location: str, storage_auth: str = "key") -> dict:
+        body = {"name": name, "location": location, "storage_auth": storage_auth}
+        if subscription_id:
+            body["subscription_id"] = subscription_id
+        if resource_group:
+            body["resource_group"] = resource_group
+        return self._call("POST", "workspaces", body)
+
+    def workspaces(self) -> list[dict]:
+        return self._call("GET", "workspaces")["workspaces"]
+
+    def script_job(self, name: str, steps: list, end: str = "Completed", *, message: Optional[str] = None,
+                   count: Optional[int] = None) -> dict:
+        body = {"name": name, "steps": [list(s) for s in steps], "end": end, "message": message, "count": count}
+        return self._call("POST", "job-scripts", body)["job_scripts"][0]
+
+    def clear_job_scripts(self) -> None:
+        self._call("DELETE", "job-scripts")
 
     def configure(self, latencies: Optional[dict] = None, job_duration: Optional[float] = None) -> dict:
         body: dict = {}

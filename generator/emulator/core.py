@@ -19,6 +19,7 @@ import datetime as _dt
 import json
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Union
 
@@ -109,16 +110,37 @@ class Response:
 
 
 class ApiError(Exception):
-    """Raised inside handlers to answer an ARM-style error."""
+    """Raised inside handlers to answer an ARM-style error.
 
-    def __init__(self, status: int, code: str, message: str, headers: Optional[dict] = None):
+    The body is the service's (facts 23, 27, 40 of the recordings): ``{"error": {"code", "message", "details",
+    "additionalInfo": [ComponentName, Correlation, Environment, Location, Time]}}`` with the header
+    ``x-ms-response-type: error``; ``details`` holds inner errors (e.g. ``ModelNotFound``).
+    """
+
+    def __init__(self, status: int, code: str, message: str, headers: Optional[dict] = None,
+                 details: Optional[list] = None):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+        self.details = details or []
 
-    def response(self) -> Response:
-        headers = {"x-ms-error-code": self.code, **self.headers}
-        return Response(self.status, {"error": {"code": self.code, "message": self.message, "details": [],
-                                                "additionalInfo": []}}, headers)
+    def response(self, location: str = "eastus") -> Response:
+        headers = {"x-ms-response-type": "error", **self.headers}
+        details = [{"code": d.get("code"), "message": d.get("message"), "details": [], "additionalInfo": []}
+                   for d in self.details]
+        return Response(self.status, {"error": {"code": self.code, "message": self.message, "details": details,
+                                                "additionalInfo": additional_info(location)}}, headers)
+
+
+def additional_info(location: str) -> list:
+    """The ``additionalInfo`` list the Azure ML management front end adds to every error (fact 40)."""
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat()
+    return [
+        {"type": "ComponentName", "info": {"value": "managementfrontend"}},
+        {"type": "Correlation", "info": {"value": {"operation": uuid.uuid4().hex, "request": uuid.uuid4().hex[:16]}}},
+        {"type": "Environment", "info": {"value": location}},
+        {"type": "Location", "info": {"value": location}},
+        {"type": "Time", "info": {"value": now}},
+    ]
 
 
 def not_found(kind: str, name: str) -> ApiError:
@@ -209,6 +231,11 @@ def iso(ts: float) -> str:
 
 def http_date(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def normalise_region(location: str) -> str:
+    """An Azure region as ARM names it: ``"East US"`` -> ``"eastus"``."""
+    return str(location or "").replace(" ", "").lower()
 
 
 def ws_id(ws: dict) -> str:

@@ -7,8 +7,13 @@ of:
 - ``status``: answer ``status`` (429, 503, ...) with an ARM error body, with ``Retry-After: <retry_after>``
   when ``retry_after`` is not None, without it otherwise;
 - ``fail``: let the request through but make the long-running operation (or job) it starts end ``Failed``
-  with ``message``;
+  with ``message`` (on a scoring route: the deployment's scoring function fails, 500);
+- ``body``: answer ``status`` (default 200) with the JSON ``body`` instead of the real answer (a deployment
+  that answers a wrong body);
 - ``delay``: sleep ``delay`` seconds before handling the request normally.
+
+Scoring requests are matched once the deployment that serves them is known, against the real path and against
+``/inference/<region>/<endpoint>/deployments/<deployment>/score`` (so a rule can target one deployment).
 
 Rules are checked in the order they were added; at most one ``status``/``fail`` rule fires per request, every
 matching ``delay`` rule adds its delay.
@@ -24,7 +29,7 @@ from typing import Any, Optional
 
 from generator.errors import AmlgenError
 
-ACTIONS = ("status", "fail", "delay")
+ACTIONS = ("status", "fail", "delay", "body")
 
 
 class FaultRuleError(AmlgenError):
@@ -42,6 +47,7 @@ class FaultRule:
     probability: Optional[float] = None
     delay: float = 0.0
     message: str = "Injected failure."
+    body: Any = None
     id: int = 0
     hits: int = 0
     _regex: Any = field(default=None, repr=False, compare=False)
@@ -60,11 +66,14 @@ class FaultRule:
             raise FaultRuleError("fault probability must be between 0 and 1")
         if self.action == "status" and not 400 <= int(self.status) <= 599:
             raise FaultRuleError("fault status must be an HTTP error status (400-599)")
+        if self.action == "body" and not 200 <= int(self.status) <= 599:
+            raise FaultRuleError("a body fault's status must be 200-599")
         if self.delay < 0:
             raise FaultRuleError("fault delay must be >= 0")
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method == "*" or self.method == method.upper()) and bool(self._regex.search(path))
+    def matches(self, method: str, path: str, *aliases: str) -> bool:
+        return (self.method == "*" or self.method == method.upper()) and any(
+            self._regex.search(p) for p in (path, *aliases))
 
     def exhausted(self) -> bool:
         return self.count is not None and self.hits >= self.count
@@ -90,17 +99,21 @@ class Faults:
         method: str = "*",
         *,
         action: str = "status",
-        status: int = 503,
+        status: Optional[int] = None,
         retry_after: Optional[float] = None,
         count: Optional[int] = None,
         probability: Optional[float] = None,
         delay: float = 0.0,
         message: str = "Injected failure.",
+        body: Any = None,
     ) -> FaultRule:
-        """Add a rule and return it; with neither ``count`` nor ``probability`` it fires on every match."""
+        """Add a rule and return it; with neither ``count`` nor ``probability`` it fires on every match.
+        ``status`` defaults to 503 (200 for a ``body`` rule)."""
+        if status is None:
+            status = 200 if action == "body" else 503
         rule = FaultRule(
             path=path, method=method, action=action, status=int(status), retry_after=retry_after, count=count,
-            probability=probability, delay=float(delay), message=message,
+            probability=probability, delay=float(delay), message=message, body=body,
         )
         with self._lock:
             rule.id = self._next_id
@@ -112,7 +125,8 @@ class Faults:
         """Add a rule from a JSON object (the control API's body)."""
         if not isinstance(data, dict) or "path" not in data:
             raise FaultRuleError("a fault rule needs at least 'path'")
-        allowed = {"path", "method", "action", "status", "retry_after", "count", "probability", "delay", "message"}
+        allowed = {"path", "method", "action", "status", "retry_after", "count", "probability", "delay", "message",
+                   "body"}
         unknown = set(data) - allowed
         if unknown:
             raise FaultRuleError(f"unknown fault rule keys: {', '.join(sorted(unknown))}")
@@ -137,13 +151,14 @@ class Faults:
         with self._lock:
             return list(self._rules)
 
-    def pick(self, method: str, path: str) -> tuple[float, Optional[FaultRule]]:
-        """Return (total delay, the status/fail rule that fires or None) for a request, consuming budget."""
+    def pick(self, method: str, path: str, *aliases: str) -> tuple[float, Optional[FaultRule]]:
+        """Return (total delay, the status/fail/body rule that fires or None) for a request, consuming budget;
+        a rule matches the path or any of its ``aliases``."""
         delay = 0.0
         fired: Optional[FaultRule] = None
         with self._lock:
             for rule in self._rules:
-                if rule.exhausted() or not rule.matches(method, path):
+                if rule.exhausted() or not rule.matches(method, path, *aliases):
                     continue
                 if rule.action != "delay" and fired is not None:
                     continue

@@ -47,7 +47,10 @@ class _Handler(BaseHTTPRequestHandler):
             if app.verbose:
                 traceback.print_exc()
         data, headers = resp.encode()
-        self.send_response(resp.status)
+        self.log_request(resp.status)
+        self.send_response_only(resp.status)
+        self.send_header("Server", headers.pop("Server", self.version_string()))
+        self.send_header("Date", self.date_time_string())
         for k, v in headers.items():
             self.send_header(k, v)
         if "Content-Length" not in headers:

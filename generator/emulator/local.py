@@ -131,10 +131,12 @@ class EmulatorCredential:
 class Restore:
     """Undoes ``prepare_process_for_emulator``; callable once, also a context manager."""
 
-    def __init__(self, env: dict, storage_urls: Optional[dict], polling: Optional[tuple]) -> None:
+    def __init__(self, env: dict, storage_urls: Optional[dict], polling: Optional[tuple],
+                 invoke_headers: Optional[dict] = None) -> None:
         self._env = env
         self._storage_urls = storage_urls
         self._polling = polling
+        self._invoke_headers = invoke_headers
         self._done = False
 
     def __call__(self) -> None:
@@ -153,6 +155,10 @@ class Restore:
         if self._polling is not None and "azure.ai.ml.operations._run_history_constants" in sys.modules:
             consts = sys.modules["azure.ai.ml.operations._run_history_constants"].RunHistoryConstants
             consts._WAIT_COMPLETION_POLLING_INTERVAL_MIN, consts._WAIT_COMPLETION_POLLING_INTERVAL_MAX = self._polling
+        if self._invoke_headers is not None and "azure.ai.ml.constants._endpoint" in sys.modules:
+            headers = sys.modules["azure.ai.ml.constants._endpoint"].EndpointInvokeFields.DEFAULT_HEADER
+            headers.clear()
+            headers.update(self._invoke_headers)
 
     def __enter__(self) -> "Restore":
         return self
@@ -169,7 +175,10 @@ def prepare_process_for_emulator(base_url: str, ca_path: str, *, polling_interva
       ``<base_url>{}`` for blob, dfs and file, i.e. path-style ``<base>/<account>/<container>/<blob>``;
     - ``AZUREML_RUN_POLLING_INTERVAL_MIN/MAX`` = ``polling_interval`` before ``azure.ai.ml`` is imported, plus
       the ``RunHistoryConstants`` class attributes (read at call time) so it also works after the import.
-      The emulator long-polls run-history ``details`` for up to 50 ms, so 0 does not spin.
+      The emulator long-polls run-history ``details`` for up to 50 ms, so 0 does not spin;
+    - on restore, ``EndpointInvokeFields.DEFAULT_HEADER`` as it was: azure-ai-ml 1.35.2's
+      ``online_endpoints.invoke`` writes ``Authorization`` and ``azureml-model-deployment`` into that class-level
+      dict, so one invoke's deployment header (and key) would route every later invoke of the process.
 
     ``azure.ai.ml`` is imported here (to patch the constants), after the environment is set.
     """
@@ -179,7 +188,7 @@ def prepare_process_for_emulator(base_url: str, ca_path: str, *, polling_interva
     os.environ["AZUREML_RUN_POLLING_INTERVAL_MIN"] = str(polling_interval)
     os.environ["AZUREML_RUN_POLLING_INTERVAL_MAX"] = str(polling_interval)
 
-    from azure.ai.ml.constants import _common
+    from azure.ai.ml.constants import _common, _endpoint
     from azure.ai.ml.operations import _run_history_constants
 
     urls = _common.STORAGE_ACCOUNT_URLS
@@ -190,4 +199,6 @@ def prepare_process_for_emulator(base_url: str, ca_path: str, *, polling_interva
     saved_polling = (consts._WAIT_COMPLETION_POLLING_INTERVAL_MIN, consts._WAIT_COMPLETION_POLLING_INTERVAL_MAX)
     consts._WAIT_COMPLETION_POLLING_INTERVAL_MIN = polling_interval
     consts._WAIT_COMPLETION_POLLING_INTERVAL_MAX = polling_interval
-    return Restore(env, saved_urls, saved_polling)
+    saved_headers = {k: v for k, v in _endpoint.EndpointInvokeFields.DEFAULT_HEADER.items()
+                     if k not in ("Authorization", "azureml-model-deployment")}
+    return Restore(env, saved_urls, saved_polling, saved_headers)

@@ -6,8 +6,8 @@ import uuid
 from typing import TYPE_CHECKING
 
 from .core import (
-    BLOB_ACCOUNT, PROVIDER, TENANT_ID, ApiError, Request, Response, add_routes, not_found, refuse, system_data,
-    ws_id,
+    BLOB_ACCOUNT, PROVIDER, TENANT_ID, ApiError, Request, Response, add_routes, bad, iso, not_found, refuse,
+    system_data, ws_id,
 )
 
 if TYPE_CHECKING:
@@ -20,34 +20,49 @@ _BUILT_IN = {"workspaceblobstore": True, "workspaceartifactstore": False}  # nam
 
 
 def get_workspace(app: App, req: Request) -> Response:
+    """The workspace, with the keys the service answers (fact 41, recording ``online-deployment-create-2025`` #1)."""
     ws = req.ws
+    loc = ws["location"]
+    arm = f"/subscriptions/{ws['sub']}/resourceGroups/{ws['rg']}/providers"
     return Response(200, {
-        "id": ws_id(ws), "name": ws["name"], "type": f"{PROVIDER}/workspaces", "location": app.location,
-        "kind": "Default", "tags": {},
-        "identity": {"type": "SystemAssigned", "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, ws["name"])),
-                     "tenantId": TENANT_ID},
-        "sku": {"name": "Basic", "tier": "Basic"},
-        "systemData": system_data(ws["created"]),
+        "id": ws_id(ws), "name": ws["name"], "type": f"{PROVIDER}/workspaces", "location": loc, "tags": {},
+        "etag": None,
         "properties": {
             "friendlyName": ws["name"], "description": "Azure ML workspace emulated by amlgen",
-            "workspaceId": ws["workspace_id"], "provisioningState": "Succeeded",
-            "discoveryUrl": f"{app.base_url}discovery", "mlFlowTrackingUri": f"azureml://{app.location}"
-            f".api.azureml.ms/mlflow/v1.0{ws_id(ws)}",
-            "storageAccount": f"/subscriptions/{ws['sub']}/resourceGroups/{ws['rg']}/providers/"
-            f"Microsoft.Storage/storageAccounts/{BLOB_ACCOUNT}",
-            "keyVault": f"/subscriptions/{ws['sub']}/resourceGroups/{ws['rg']}/providers/Microsoft.KeyVault/"
-            f"vaults/kv-{ws['name'][:16]}",
-            "applicationInsights": None, "containerRegistry": None, "hbiWorkspace": False,
-            "publicNetworkAccess": "Enabled", "v1LegacyMode": False, "systemDatastoresAuthMode": "accessKey",
+            "storageAccount": f"{arm}/Microsoft.Storage/storageAccounts/{BLOB_ACCOUNT}",
+            "keyVault": f"{arm}/Microsoft.KeyVault/vaults/kv-{ws['name'][:16]}",
+            "applicationInsights": f"{arm}/Microsoft.insights/components/ai-{ws['name'][:16]}",
+            "hbiWorkspace": False, "tenantId": TENANT_ID, "imageBuildCompute": None, "provisioningState": "Succeeded",
+            "managedNetwork": {"changeableIsolationModes": ["AllowInternetOutbound", "AllowOnlyApprovedOutbound"],
+                               "isolationMode": "Disabled"},
+            "allowRoleAssignmentOnRG": True, "v1LegacyMode": False, "softDeleteEnabled": False,
+            "containerRegistry": f"{arm}/Microsoft.ContainerRegistry/registries/cr{ws['workspace_id'][:8]}",
+            "creationTime": iso(ws["created"]),
+            "notebookInfo": {"resourceId": ws["workspace_id"].replace("-", ""),
+                             "fqdn": f"ml-{ws['name']}-{loc}-{ws['workspace_id']}.{loc}.notebooks.azure.net",
+                             "isPrivateLinkEnabled": False, "notebookPreparationError": None},
+            "storageHnsEnabled": False, "workspaceId": ws["workspace_id"], "linkedModelInventoryArmId": None,
+            "privateLinkCount": 0, "publicNetworkAccess": "Enabled", "ipAllowlist": [],
+            "discoveryUrl": f"{app.base_url}discovery",
+            "mlFlowTrackingUri": f"azureml://{loc}.api.azureml.ms/mlflow/v1.0{ws_id(ws)}",
+            "serverlessComputeSettings": None, "EnableSoftwareBillOfMaterials": False,
+            "sdkTelemetryAppInsightsKey": "", "sasGetterUri": "", "enableDataIsolation": False,
+            "systemDatastoresAuthMode": "identity" if ws.get("storage_auth") == "identity" else "accessKey",
+            "enableServiceSideCMKEncryption": False,
         },
+        "identity": {"type": "SystemAssigned", "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, ws["name"])),
+                     "tenantId": TENANT_ID},
+        "kind": "Default", "sku": {"name": "Basic", "tier": "Basic"},
+        "systemData": system_data(ws["created"]),
     })
 
 
 def discovery(app: App, req: Request) -> Response:
-    """``GET /discovery`` (the workspace's ``discoveryUrl``): every service is this emulator."""
+    """``GET /discovery`` (the workspace's ``discoveryUrl``, fact 35): every service is this emulator."""
     base = app.base_url.rstrip("/")
     return Response(200, {"api": base, "catalog": base, "experimentation": base, "history": base,
-                          "modelmanagement": base, "pipelines": base, "studio": base})
+                          "hyperdrive": base, "labeling": base, "modelmanagement": base, "pipelines": base,
+                          "studio": base})
 
 
 # ----------------------------------------------------------------------------------------------- datastores
@@ -57,19 +72,24 @@ def blob_container(ws: dict) -> str:
 
 
 def datastore(ws: dict, name: str) -> dict:
-    """The body of a built-in datastore (404 for any other name)."""
+    """The body of a built-in datastore (404 for any other name); facts 26 (M26 #2, J #9)."""
     if name.lower() not in _BUILT_IN:
         raise not_found("datastore", name)
-    container = blob_container(ws) if name.lower() == "workspaceblobstore" else f"azureml-{ws['workspace_id']}"
+    blobstore = name.lower() == "workspaceblobstore"
     return {
         "id": f"{ws_id(ws)}/datastores/{name.lower()}", "name": name.lower(),
-        "type": f"{PROVIDER}/workspaces/datastores", "systemData": system_data(ws["created"]),
+        "type": f"{PROVIDER}/workspaces/datastores",
         "properties": {
-            "datastoreType": "AzureBlob", "accountName": BLOB_ACCOUNT, "containerName": container,
-            "endpoint": "core.windows.net", "protocol": "https", "isDefault": _BUILT_IN[name.lower()],
-            "credentials": {"credentialsType": "AccountKey"}, "serviceDataAccessAuthIdentity": "None",
-            "description": None, "tags": {}, "properties": {},
+            "description": None, "tags": None, "properties": None, "isDefault": _BUILT_IN[name.lower()],
+            "credentials": {"credentialsType": "None" if ws.get("storage_auth") == "identity" else "AccountKey"},
+            "subscriptionId": ws["sub"] if blobstore else None, "resourceGroup": ws["rg"] if blobstore else None,
+            "datastoreType": "AzureBlob", "accountName": BLOB_ACCOUNT,
+            "containerName": blob_container(ws) if blobstore else "azureml", "endpoint": "core.windows.net",
+            "protocol": "https",
+            "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity" if blobstore else "None",
         },
+        "systemData": {"createdAt": iso(ws["created"]), "lastModifiedAt": iso(ws["created"]),
+                       "lastModifiedBy": "emulator@amlgen.local", "lastModifiedByType": "Application"},
     }
 
 
@@ -85,7 +105,22 @@ def get_datastore(app: App, req: Request) -> Response:
 
 
 def list_secrets(app: App, req: Request) -> Response:
-    datastore(req.ws, req.params["name"])
+    """The two forms of fact 27: an empty body (azure-ai-ml <= 1.15) gets the account key; ``{"expirableSecret":
+    true, "expireAfterHours": n}`` (newer SDKs) gets an account SAS valid for n hours; a datastore without
+    credentials answers 400."""
+    from .blob import make_sas
+
+    store = datastore(req.ws, req.params["name"])
+    kind = store["properties"]["credentials"]["credentialsType"]
+    if kind == "None":  # an identity-based datastore has no secret (D #13); clients use their own token
+        raise bad(f"No secrets for credentials of type {kind}.")
+    body = req.data if isinstance(req.data, dict) else {}
+    if body.get("expirableSecret"):
+        try:
+            hours = float(body.get("expireAfterHours") or 1)
+        except (TypeError, ValueError):
+            raise bad("expireAfterHours must be a number of hours.") from None
+        return Response(200, {"secretsType": "Sas", "sasToken": make_sas(app, hours)})
     return Response(200, {"secretsType": "AccountKey", "key": app.account_key})
 
 

@@ -18,7 +18,7 @@ def test_create_get_list_delete(ml, emu):
     ).result()
     assert created.provisioning_state == "Succeeded"
     got = ml.compute.get("cpu-small")
-    assert got.size == "Standard_DS3_v2"
+    assert got.size == "STANDARD_DS3_V2"  # the service answers vmSize upper-cased (recordings, fact 2)
     assert got.max_instances == 2 and got.min_instances == 0
     assert got.idle_time_before_scale_down == 300
     assert [c.name for c in ml.compute.list()] == ["cpu-small"]
@@ -26,13 +26,14 @@ def test_create_get_list_delete(ml, emu):
     puts = [r for r in emu.requests if r.method == "PUT"]
     assert len(puts) == 1 and puts[0].status == 201
 
-    # an update of the scale settings is accepted (200), a vmSize change is not. (A compute fetched with get()
-    # cannot be sent back as is: the SDK turns the returned enableNodePublicIp into NetworkSettings without a
-    # subnet and fails client-side, against Azure too; so the update uses a fresh entity, as a spec would.)
+    # an update of the scale settings is accepted (201 again, as the service answers: fact 5), a vmSize change is
+    # not. (A compute fetched with get() cannot be sent back as is: the SDK turns the returned enableNodePublicIp
+    # into NetworkSettings without a subnet and fails client-side, against Azure too; so the update uses a fresh
+    # entity, as a spec would.)
     update = AmlCompute(name="cpu-small", size="Standard_DS3_v2", min_instances=0, max_instances=3,
                         idle_time_before_scale_down=300)
     assert ml.compute.begin_create_or_update(update).result().max_instances == 3
-    assert [r.status for r in emu.requests if r.method == "PUT"][-1] == 200
+    assert [r.status for r in emu.requests if r.method == "PUT"][-1] == 201
     update.size = "Standard_DS4_v2"
     with pytest.raises(HttpResponseError, match="vmSize"):
         ml.compute.begin_create_or_update(update).result()

@@ -65,11 +65,12 @@ def test_exhausted_retries_raise(ml, emu, compute):
 def test_lro_poll_faults_are_retried(ml, emu):
     from azure.ai.ml.entities import AmlCompute
 
-    emu.faults.add(r"/mfeOperationsStatus/", "GET", status=503, count=1)
+    # compute operations are polled at .../computeOperationsStatus/<id> (fact 1)
+    emu.faults.add(r"/computeOperationsStatus/", "GET", status=503, count=1)
     result = ml.compute.begin_create_or_update(
         AmlCompute(name="polled", size="Standard_DS3_v2", max_instances=1)).result()
     assert result.provisioning_state == "Succeeded"
-    assert 503 in _statuses(emu, r"/mfeOperationsStatus/")
+    assert 503 in _statuses(emu, r"/computeOperationsStatus/")
 
 
 def test_lro_ending_failed_raises_with_message(ml, emu):

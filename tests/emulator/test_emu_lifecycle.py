@@ -44,7 +44,7 @@ def test_state_dir_survives_a_restart(tmp_path):
         assert Path(second.ca_path).read_bytes() == ca  # clients keep trusting the same CA
         with prepare_process_for_emulator(second.base_url, second.ca_path):
             client = _client(second)
-            assert client.compute.get("kept").size == "Standard_DS3_v2"
+            assert client.compute.get("kept").size == "STANDARD_DS3_V2"  # upper-cased by the service (fact 2)
             assert client.data.get("train", version="1").type == "uri_file"
             # the uploaded blob survived too: the SDK finds it and uploads nothing
             client.data.create_or_update(Data(name="train", version="1", type="uri_file", path=str(src)))
@@ -155,3 +155,13 @@ def test_port_in_use_is_an_amlgen_error():
         with pytest.raises(EmulatorStartError) as info:
             Emulator(port=running.port).start()
         assert isinstance(info.value, AmlgenError)
+
+
+def test_restore_forgets_the_sdk_invoke_headers(emu):
+    """azure-ai-ml 1.35.2's invoke keeps its last key and deployment header in a class-level dict: the glue's
+    restore drops them, so one test's (or run's) deployment header does not route the next one's requests."""
+    from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+
+    with prepare_process_for_emulator(emu.base_url, emu.ca_path):
+        EndpointInvokeFields.DEFAULT_HEADER.update({"azureml-model-deployment": "green", "Authorization": "Bearer k"})
+    assert EndpointInvokeFields.DEFAULT_HEADER == {"Content-Type": "application/json"}
