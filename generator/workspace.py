@@ -406,10 +406,22 @@ class Workspace:
             return text
 
     def invoke(self, endpoint: str, request_file: str | Path, deployment: str | None = None) -> str:
-        """Score ``request_file`` on the endpoint; the key is fetched and used inside the SDK only."""
+        """Score ``request_file`` on the endpoint; the key is fetched and used inside the SDK only.
+
+        azure-ai-ml 1.35.2 writes the key and the deployment header into a class-level dict
+        (``EndpointInvokeFields.DEFAULT_HEADER``), so one invoke with a deployment would route every later invoke
+        of the process there (and keep the key in memory): the dict is put back as it was after each call.
+        """
+        from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+
         ml = self.client
-        return self.call("endpoint", endpoint, "invoke", lambda: ml.online_endpoints.invoke(
-            endpoint_name=endpoint, request_file=str(request_file), deployment_name=deployment))
+        saved = dict(EndpointInvokeFields.DEFAULT_HEADER)
+        try:
+            return self.call("endpoint", endpoint, "invoke", lambda: ml.online_endpoints.invoke(
+                endpoint_name=endpoint, request_file=str(request_file), deployment_name=deployment))
+        finally:
+            EndpointInvokeFields.DEFAULT_HEADER.clear()
+            EndpointInvokeFields.DEFAULT_HEADER.update(saved)
 
 
 def _shown(name: str, version: str | None = None, endpoint: str | None = None) -> str:

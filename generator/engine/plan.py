@@ -213,7 +213,9 @@ def busy_nodes(ws: Workspace, compute: str) -> int:
     """Nodes of a cluster that are running or preparing jobs (what a replacement would interrupt)."""
     def count() -> int:
         nodes = list(ws.client.compute.list_nodes(compute))
-        return sum(1 for n in nodes if str(getattr(n, "state", "") or "").lower() in ("running", "preparing"))
+        # azure-ai-ml 1.35.2 copies the REST names onto AmlComputeNodeInfo (nodeState); node_state stays None
+        states = [str(vars(n).get("nodeState") or getattr(n, "node_state", None) or "") for n in nodes]
+        return sum(1 for state in states if state.lower() in ("running", "preparing"))
 
     return ws.call("compute", compute, "list nodes", count)
 

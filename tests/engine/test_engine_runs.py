@@ -78,7 +78,9 @@ def test_metrics_text_json_and_markdown(run, emu, ml, project):
     r = run("metrics", "--env", "dev", "--format", "json")
     data = json.loads(r.out)
     (ft,) = [x for x in data["runs"] if x["step"] == "chat_completion_finetune"]
-    epochs = 3  # num_train_epochs of specs/dev/pipeline-job.yml
+    import yaml
+
+    epochs = yaml.safe_load((project / "specs/dev/pipeline-job.yml").read_text())["inputs"]["num_train_epochs"]
     assert [p["value"] for p in ft["history"]["epoch"]][-1] == epochs
     assert len(ft["history"]["eval_loss"]) == epochs and ft["history"]["eval_loss"][-1]["value"] == ft["metrics"]["eval_loss"]
     assert ft["history"]["learning_rate"][0]["value"] > ft["history"]["learning_rate"][-1]["value"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,13 +84,13 @@ def test_display_name_formula():
 def test_hyperparameter_change_renames_job_and_model_version(project, capsys):
     before_job = yaml.safe_load((project / "specs/dev/pipeline-job.yml").read_text())
     before_model = yaml.safe_load((project / "specs/dev/model.yml").read_text())
-    append(project / "infra/environments/dev.yml", "finetune:\n  num_train_epochs: 4\n")
+    append(project / "infra/environments/dev.yml", "finetune:\n  lora_r: 16\n")
     code, out, err = run_cli(capsys, "render", "--env", "dev", "-C", str(project))
     assert code == 0, err
     job = yaml.safe_load((project / "specs/dev/pipeline-job.yml").read_text())
     model = yaml.safe_load((project / "specs/dev/model.yml").read_text())
     dep = yaml.safe_load((project / "specs/dev/deployment.yml").read_text())
-    assert job["name"] != before_job["name"] and job["inputs"]["num_train_epochs"] == 4
+    assert job["name"] != before_job["name"] and job["inputs"]["lora_r"] == 16
     assert model["version"] != before_model["version"]
     assert model["path"] == f"azureml://jobs/{job['name']}/outputs/trained_model"
     assert dep["model"] == f"azureml:{model['name']}:{model['version']}"
@@ -111,14 +112,35 @@ def test_new_environment_is_one_file(project, capsys):
     assert code == 0, err
 
 
-def test_model_specific_defaults_override_with_warning(project, capsys):
-    append(project / "infra/environments/dev.yml",
-           "foundation_model:\n  tags:\n    model_specific_defaults:\n      apply_deepspeed: \"false\"\n")
-    code, out, err = run_cli(capsys, "render", "--env", "dev", "-C", str(project))
+def test_model_defaults_override_the_notebook_parameters_visibly(project, capsys):
+    """The locked model_specific_defaults win, converted to the interface's types, and render says which changed."""
+    job = yaml.safe_load((REPO / "specs/dev/pipeline-job.yml").read_text())
+    assert job["inputs"]["num_train_epochs"] == 1  # the notebook's 3, overridden by the model's defaults
+    assert job["inputs"]["deepspeed_stage"] == "2"  # the registry publishes the int 2; the component wants "2"
+    assert job["inputs"]["precision"] == "16" and job["inputs"]["save_total_limit"] == 1
+    assert "-save_limit1-" in job["display_name"]  # the display name follows the effective values
+    code, out, err = run_cli(capsys, "render", "--env", "dev", "--check", "-C", str(project))
     assert code == 0
-    assert "finetune.apply_deepspeed: the model's model_specific_defaults set apply_deepspeed: 'true' -> 'false'" in err
+    assert re.search(r"warning: infra/lock\.yml:\d+: dev: Phi-3-mini-4k-instruct 14's model_specific_defaults override "
+                     r"3 fine-tuning parameter\(s\), as the notebook does: precision '32' -> '16', num_train_epochs 3 -> 1 "
+                     r"\(set at infra/defaults\.yml:\d+\), save_total_limit -1 -> 1", err), err
+
+
+def test_a_value_kept_against_the_model_defaults_is_explicit(project, capsys):
+    append(project / "infra/environments/dev.yml", "finetune_keep: [num_train_epochs]\n")
+    code, out, err = run_cli(capsys, "render", "--env", "dev", "-C", str(project))
+    assert code == 0, err
     job = yaml.safe_load((project / "specs/dev/pipeline-job.yml").read_text())
-    assert job["inputs"]["apply_deepspeed"] == "false" and "-nods-" in job["display_name"]
+    assert job["inputs"]["num_train_epochs"] == 3 and "num_train_epochs 3 -> 1" not in err
+    append(project / "infra/environments/dev.yml", "finetune_keep: [lora_alpha]\n")  # a second key: duplicate
+    code, out, err = run_cli(capsys, "render", "--env", "dev", "-C", str(project))
+    assert code == 1 and "duplicate key 'finetune_keep'" in err
+
+
+def test_a_kept_value_must_exist(project, capsys):
+    append(project / "infra/environments/dev.yml", "finetune_keep: [lora_alpha]\n")
+    code, out, err = run_cli(capsys, "render", "--env", "dev", "-C", str(project))
+    assert code == 1 and "finetune_keep: 'lora_alpha' is kept against the model's defaults but has no value" in err
 
 
 def test_serverless_compute(project, capsys):

@@ -69,10 +69,10 @@ def test_check_fails_on_stale_and_missing_files(project, capsys):
 def test_check_fails_when_config_changed_but_specs_not(project, capsys):
     with open(project / "infra/defaults.yml", "a") as fh:
         fh.write("\n")
-    text = (project / "infra/defaults.yml").read_text().replace("learning_rate: 5.0e-06", "learning_rate: 1.0e-05")
+    text = (project / "infra/defaults.yml").read_text().replace("  num_train_epochs: 3\n", "  num_train_epochs: 3\n  lora_r: 16\n")
     (project / "infra/defaults.yml").write_text(text)
     code, out, err = run_cli(capsys, "render", "--all", "--check", "-C", str(project))
-    assert code == EXIT_INVALID and "+  learning_rate: 1.0e-05" in out
+    assert code == EXIT_INVALID and "+  lora_r: 16" in out
     assert "specs/dev/pipeline-job.yml" in err
 
 
@@ -89,7 +89,7 @@ BAD_SPECS = [
      "jobs.chat_completion_pipeline.inputs.num_train_epochz"),
     ("pipeline-job.yml", "lr_scheduler_type: cosine\n", "lr_scheduler_type: cosin\n", "must be one of", "inputs.lr_scheduler_type"),
     ("pipeline-job.yml", "apply_lora: 'true'", "apply_lora: true", 'expects a string, got bool True (write "true" in quotes)', "inputs.apply_lora"),
-    ("pipeline-job.yml", "num_train_epochs: 3", "num_train_epochs: 0", "must be >= 1", "inputs.num_train_epochs"),
+    ("pipeline-job.yml", "num_train_epochs: 1", "num_train_epochs: 0", "must be >= 1", "inputs.num_train_epochs"),
     ("pipeline-job.yml", "learning_rate: 5.0e-06", "learning_rate: 5e-06", "expects a number, got str '5e-06'", "inputs.learning_rate"),
     ("pipeline-job.yml", "number_of_gpu_to_use_finetuning: 1", "number_of_gpu_to_use_finetuning: 2", "uses 2 GPUs per node but 'Standard_NC24ads_A100_v4' has 1", "inputs.number_of_gpu_to_use_finetuning"),
     ("pipeline-job.yml", "compute_finetune: gpu-a100-1x", "compute_finetune: gpu-missing", "compute 'gpu-missing' is not defined by a compute spec here", "inputs.compute_finetune"),
