@@ -9,8 +9,9 @@ from __future__ import annotations
 import gc
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -177,9 +178,13 @@ def list_skus() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: map errors to one-line messages and exit codes."""
-    command = typer.main.get_command(app)
+    seen: list[int] = []  # Ctrl-C's during the command (see _record_sigint)
+    restore = _record_sigint(seen)
     try:
+        command = typer.main.get_command(app)
         result = command.main(args=argv, prog_name="amlgen", standalone_mode=False)
+        if result == 130 and seen:  # typer turns a KeyboardInterrupt into this return value, silently
+            echo_err("interrupted")
         return int(result) if isinstance(result, int) else EXIT_OK
     except typer.Exit as exc:
         return exc.exit_code
@@ -187,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         echo_err("aborted")
         return 130
     except AmlgenError as exc:
+        if seen:  # the interrupt was swallowed on its way and surfaced as an error of its own: report the interrupt
+            echo_err("interrupted")
+            return 130
         echo_err(f"error: {exc.one_line()}")
         return exc.exit_code
     except KeyboardInterrupt:
@@ -206,9 +214,44 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INVALID
         if _is(exc, "Exit"):
             return int(getattr(exc, "exit_code", 0))
+        if seen:  # as above: e.g. pydantic-core's SchemaError for a validator the interrupt broke
+            echo_err("interrupted")
+            return 130
         traceback.print_exc()
         echo_err("amlgen: unexpected error (a bug); the traceback is above")
         return EXIT_TOOL_FAILURE
+    finally:
+        restore()
+
+
+def _record_sigint(seen: list[int]) -> Callable[[], None]:
+    """While a command runs, Ctrl-C still raises KeyboardInterrupt and is also noted in ``seen``: a library that
+    swallows the exception (pydantic-core does, while it builds a validator: Python reports it as "Exception
+    ignored", which is dropped here) then fails with a bogus error of its own (a config "invalid value"), which
+    ``main`` reports as the interruption it is. Returns the restorer."""
+    import signal
+    import threading
+
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is not signal.default_int_handler:
+        return lambda: None
+    hook = sys.unraisablehook
+
+    def on_sigint(signum: int, frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    def unraisable(info: Any) -> None:
+        if not (info.exc_type is KeyboardInterrupt and seen):
+            hook(info)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = hook
+
+    signal.signal(signal.SIGINT, on_sigint)
+    sys.unraisablehook = unraisable
+    return restore
 
 
 def run() -> None:  # pragma: no cover - console script
