@@ -379,6 +379,7 @@ def prepare(
         if warnings:
             manifest["warnings"] = warnings
         try:
+            manifest_tmp.unlink(missing_ok=True)  # as for the splits' temp files
             with open(manifest_tmp, "xb") as fh:
                 fh.write(dump_manifest(manifest))
         except OSError as exc:
@@ -407,13 +408,14 @@ def _install(moves: list[tuple[Path, Path]]) -> None:
     manifest's sha256 and is rewritten by the next run. Ctrl-C is deferred around it (see ``prepare``).
     """
     *files, (manifest_tmp, manifest) = moves
+    final = manifest
     try:
         manifest.unlink(missing_ok=True)
         for tmp, final in files + [(manifest_tmp, manifest)]:
             final.unlink(missing_ok=True)
             os.rename(tmp, final)
     except OSError as exc:
-        raise os_error("replace", exc.filename or manifest, exc) from None
+        raise os_error("replace", final, exc) from None
 
 
 def remove_stale_temps(out_dir: Path) -> list[Path]:
@@ -430,7 +432,10 @@ def remove_stale_temps(out_dir: Path) -> list[Path]:
             pass
         except PermissionError:
             continue
-        p.unlink(missing_ok=True)
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:  # a read-only folder: it stays until a run that can write there
+            continue
         removed.append(p)
     return removed
 

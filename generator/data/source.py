@@ -68,6 +68,8 @@ def _split_of(name: str) -> str | None:
 
 def _parquet_splits(root: Path) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
+    if not root.is_dir():
+        return out
     for p in root.iterdir():  # not glob, which takes a folder it may not list for an empty one
         if p.name.endswith(".parquet") and (split := _split_of(p.name)):
             out.setdefault(split, []).append(p)
@@ -124,6 +126,8 @@ def _arrow_split_files(split_dir: Path) -> list[Path]:
         files = [split_dir / f["filename"] for f in entries]
         if files:
             return files
+    if not split_dir.is_dir():
+        return []
     return sorted((p for p in split_dir.iterdir() if p.name.endswith(".arrow")), key=_shard_key)
 
 

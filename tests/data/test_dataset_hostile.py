@@ -220,9 +220,24 @@ def test_sample_request_out_unwritable_or_on_a_full_device(prepared_world: Path)
     assert tree(prepared_world) == snap
 
 
+def dead_pid() -> int:
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid += 1
+
+
 def test_read_only_data_folder(prepared_world: Path) -> None:
     prefix = unprivileged()
     proj = prepared_world / "proj"
+    out = proj / "data" / "ultrachat-200k-head5pc"
+    (out / f".tmp-train_sft.jsonl.{dead_pid()}").write_bytes(b"left by a killed run\n")  # cannot be removed either
+    open_up(prepared_world)
     snap = tree(prepared_world)
     forced, request, again = batch([
         ["data", "prepare", "--project", str(proj), "--source", "sample", "--force"],
