@@ -12,6 +12,7 @@ failure after an interrupt as "interrupted" (exit 130).
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,10 +36,18 @@ def installed() -> Iterator[None]:
         yield
         return
     previous = signal.signal(signal.SIGINT, handler)
+    hook = sys.unraisablehook
+
+    def unraisable(info: Any) -> None:  # a library swallowed the interrupt; Python would print "Exception ignored"
+        if not (info.exc_type is KeyboardInterrupt and _requested.is_set()):
+            hook(info)
+
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = hook
 
 
 def requested() -> bool:

@@ -9,6 +9,8 @@ Public API (``generator.data``):
   ``sample_request_path(env, root) -> Path``
 - ``data_assets(env, manifest) -> list[DataAsset]`` (pure) and ``load_manifest(env, root) -> dict | None``:
   the contract for spec rendering is in ``generator.data.assets``
+- ``data_identity(manifest) -> str`` (pure) and ``check_prepared(output_dir, manifest, files=None, *, env=None)``:
+  the prepared data's identity and the check that the files on disk match the manifest (``generator.data.manifest``)
 - ``head_count(percent, num_rows) -> int``: rows of datasets' ``split[0%:percent%]``
 
 The CLI is ``generator.data.cli.app`` (mounted as ``amlgen data``).
@@ -24,7 +26,8 @@ from typing import Any
 _EXPORTS = {
     "DataAsset": "assets", "asset_name": "assets", "data_assets": "assets", "load_manifest": "assets",
     "format_stats": "explore", "preview": "explore", "stats": "explore",
-    "MANIFEST": "preparation", "PrepareResult": "preparation", "SplitResult": "preparation",
+    "MANIFEST": "manifest", "check_prepared": "manifest", "data_identity": "manifest", "read_manifest": "manifest",
+    "PrepareResult": "preparation", "SplitResult": "preparation",
     "head_count": "preparation",
     "prepare": "preparation",
     "build_sample_request": "request", "sample_request": "request", "sample_request_path": "request",

@@ -22,6 +22,10 @@ Contract (used by the spec renderer; keep stable):
       with the job)
 
     ``DataAsset.uri`` gives ``azureml:<name>:<version>`` (asset mode) or the local path.
+
+``data_identity(manifest) -> str`` and ``check_prepared(output_dir, manifest, files=None, *, env=None)``
+    The data's identity for the pipeline job's content hash, and the check that the files on disk still match the
+    manifest before they are used: see ``generator.data.manifest``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .preparation import read_manifest, split_file
+from .manifest import read_manifest, split_file
 
 VERSION_CHARS = 16
 

@@ -9,7 +9,7 @@ import polars as pl
 
 from ..errors import DataError
 from .assets import output_dir
-from .preparation import split_file
+from .manifest import split_file
 
 PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
 

@@ -18,6 +18,7 @@ from ..render import DATA_ROLES, DataInfo
 def data_info(env: Any, root: Path, manifest: dict[str, Any] | None) -> DataInfo:
     """The data inputs of ``env``'s pipeline job, the data-asset specs (asset mode) and the data's identity."""
     from .assets import data_assets
+    from .manifest import data_identity
 
     data = env.config.data
     inputs: dict[str, dict[str, Any]] = {}
@@ -47,4 +48,4 @@ def data_info(env: Any, root: Path, manifest: dict[str, Any] | None) -> DataInfo
     else:
         for asset in data_assets(env, manifest):
             inputs[DATA_ROLES[asset.role]] = {"path": f"../../{asset.path}"}
-    return DataInfo(inputs=inputs, assets=assets, identity=None)  # TODO(lead): data_identity(manifest) after h/data
+    return DataInfo(inputs=inputs, assets=assets, identity=data_identity(manifest) if manifest else None)

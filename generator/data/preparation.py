@@ -16,15 +16,16 @@ and their reasons (``validate.parquet_problems``: column statistics plus the tin
 must agree. ``datasets`` folders (Arrow streams) are read batch by
 batch and checked with the same vectorised pyarrow code. Output goes to ``.tmp-*.<pid>`` files in the output
 folder, moved into place (see ``_install``) only when every split succeeded (any exception, Ctrl-C included,
-removes them; temp files of a killed process are removed by the next run).
+removes them; temp files of a killed process are removed by the next run). Ctrl-C while polars writes: see
+``sink``; a failed write (a full disk, a read-only folder) is a one-line error naming the file it would replace.
+
+Empty splits: see ``empty`` (the training and request splits must have rows; other splits warn).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,9 +36,13 @@ import polars as pl
 
 from .. import __version__
 from ..errors import DataError
+from .empty import empty_split, required_rows
+from .files import make_dirs, os_error, remove_dirs, temp_path, unlink_all
+from .manifest import MANIFEST, check_prepared, dump_manifest, file_sha256, read_manifest, split_file
 from .progress import Reporter
-from .source import ResolvedSource, SplitFiles, resolve_source
 from .schema import COLUMNS, check_schema, valid_row
+from .sink import detach_polars_sigint, interrupts_deferred, sink_ndjson
+from .source import ResolvedSource, SplitFiles, resolve_source
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,17 +51,14 @@ if TYPE_CHECKING:
 # numpy and pyarrow (0.2 s to import) are imported where they are needed, so that commands which do not read data
 # (and ``amlgen --help``) do not pay for them.
 
-MANIFEST = "manifest.json"
+__all__ = ["MANIFEST", "PrepareResult", "SplitResult", "dump_manifest", "file_sha256", "head_count", "prepare",
+           "read_manifest", "split_file"]
 MAX_EXAMPLES = 5  # malformed rows listed in the manifest (index and reason)
 
 
 def head_count(percent: float, num_rows: int) -> int:
     """Rows of ``split[0%:percent%]`` in datasets (``_pct_to_abs_closest``: Python's round, half to even)."""
     return min(num_rows, max(0, int(round(percent * num_rows / 100.0))))
-
-
-def split_file(split: str) -> str:
-    return f"{split}.jsonl"
 
 
 @dataclass
@@ -87,6 +89,7 @@ class PrepareResult:
     manifest: dict[str, Any]
     up_to_date: bool
     splits: list[SplitResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- manifest
@@ -109,50 +112,17 @@ def inputs_of(source: ResolvedSource, data: Any, splits: list[str]) -> dict[str,
     }
 
 
-def dump_manifest(manifest: dict[str, Any]) -> bytes:
-    return (json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
-
-
-def read_manifest(output_dir: Path) -> dict[str, Any] | None:
-    path = output_dir / MANIFEST
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from None
-
-
-def file_sha256(path: Path) -> tuple[int, str]:
-    h = hashlib.sha256()
-    n = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 22):
-            h.update(chunk)
-            n += len(chunk)
-    return n, h.hexdigest()
-
-
 def up_to_date(output_dir: Path, inputs: dict[str, Any]) -> dict[str, Any] | None:
     """The existing manifest when it was made from the same inputs and every file still matches it."""
     try:
         existing = read_manifest(output_dir)
+        if not existing or {k: existing.get(k) for k in inputs} != inputs:
+            return None
+        if sorted(existing.get("splits") or {}) != sorted(inputs["split_names"]):
+            return None
+        check_prepared(output_dir, existing)
     except DataError:
         return None
-    if not existing or {k: existing.get(k) for k in inputs} != inputs:
-        return None
-    splits = existing.get("splits") or {}
-    if sorted(splits) != sorted(inputs["split_names"]):
-        return None
-    for split, entry in splits.items():
-        path = output_dir / split_file(split)
-        try:
-            if path.stat().st_size != entry.get("bytes"):
-                return None
-        except OSError:
-            return None
-        if file_sha256(path)[1] != entry.get("sha256"):
-            return None
     return existing
 
 
@@ -212,29 +182,7 @@ def _schema(sf: SplitFiles) -> pl.Schema:
 
 
 # --------------------------------------------------------------------------- writing
-class _HashingWriter:
-    """The file object polars' streaming sink writes to: sha256 and size computed inline, so the output is hashed
-    once, while it is written, and never read back. Lines are counted only to move a progress bar: that is a
-    second scan of every byte (1.2 CPU-s for the full dataset), and the row count comes from polars."""
-
-    def __init__(self, fh: Any, rep: Reporter | None = None):
-        self.fh = fh
-        self.rep = rep if rep is not None and rep.interactive else None
-        self.h = hashlib.sha256()
-        self.n = 0
-
-    def write(self, chunk: bytes) -> int:
-        self.h.update(chunk)
-        self.n += len(chunk)
-        if self.rep is not None:
-            self.rep.advance(chunk.count(b"\n"))
-        return self.fh.write(chunk)
-
-    def flush(self) -> None:
-        self.fh.flush()
-
-
-def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:
+def _write_parquet_split(sf: SplitFiles, tmp: Path, target: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:
     """Write the selected, valid rows in one polars pass; malformed rows are counted as the ones it left out.
 
     Only when some were left out does pyarrow look at the rows again (``validate.parquet_problems``), to name
@@ -249,7 +197,7 @@ def _write_parquet_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection:
                 break
             files.append(path)
             total += n
-    out, res.rows = _sink(_query(files, sf, res, selection), tmp, sf.split, rep)
+    out, res.rows = sink_ndjson(_query(files, sf, res, selection), tmp, target, sf.split, rep)
     res.malformed = res.selected - res.rows
     res.bytes, res.sha256 = out.n, out.h.hexdigest()
     if res.malformed:
@@ -282,47 +230,21 @@ def _query(files: list[Path], sf: SplitFiles, res: SplitResult, selection: np.nd
     return lf.filter(valid_row())
 
 
-def _sink(lf: pl.LazyFrame, tmp: Path, split: str, rep: Reporter) -> tuple[_HashingWriter, int]:
-    """Write ``lf`` as JSON lines to ``tmp``; returns the writer (size, sha256) and the rows written.
-
-    Rows are counted per batch as they pass to the sink, not by scanning the output for newlines (1.2 CPU-s at
-    100 %, about 10 % of the time). A ``len`` query collected with the sink was as fast but buffered the shared
-    scan for its slower consumer: peak RSS 870 MB instead of 380 MB.
-    """
-    rows = _RowCounter()
-    counted = lf.map_batches(rows, streamable=True, schema=lf.collect_schema(), validate_output_schema=False)
-    with open(tmp, "xb") as fh:
-        out = _HashingWriter(fh, rep)
-        try:
-            counted.sink_ndjson(out, engine="streaming")  # type: ignore[arg-type]
-        except pl.exceptions.PolarsError as exc:
-            raise DataError(f"{split}: cannot read the source: {str(exc).splitlines()[0]}") from None
-    return out, rows.n
-
-
-class _RowCounter:
-    """Counts the rows of the batches polars hands it (from its worker threads) and passes them on unchanged."""
-
-    def __init__(self) -> None:
-        self.n = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, batch: pl.DataFrame) -> pl.DataFrame:
-        with self._lock:
-            self.n += batch.height
-        return batch
-
-
-def _write_arrow_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:
+def _write_arrow_split(sf: SplitFiles, tmp: Path, target: Path, res: SplitResult, selection: np.ndarray | None, rep: Reporter) -> None:
     from .validate import problems
 
     h = hashlib.sha256()
     start = 0
     limit = res.selected if selection is None else sf.num_rows
-    with open(tmp, "xb") as fh:
+    try:
+        fh = open(tmp, "xb")
+    except OSError as exc:
+        raise os_error("write", target, exc) from None
+    with fh:
         for batch in _arrow_batches(sf):
             if start >= limit:
                 break
+            first = start
             df = pl.from_arrow(batch)
             assert isinstance(df, pl.DataFrame)
             df = df.with_row_index("_i", offset=start)
@@ -341,44 +263,58 @@ def _write_arrow_split(sf: SplitFiles, tmp: Path, res: SplitResult, selection: n
                     res.examples.append((int(i), str(r)))
             good = df.filter(pl.col("_problem").is_null()).select(COLUMNS)
             if good.height:
-                chunk = good.write_ndjson().encode()
+                try:
+                    chunk = good.write_ndjson().encode()
+                except UnicodeDecodeError:  # Arrow does not check UTF-8 when it reads a stream; polars lets it through
+                    raise DataError(f"{sf.split}: {_not_utf8(batch, first)}") from None
                 h.update(chunk)
-                fh.write(chunk)
+                try:
+                    fh.write(chunk)
+                except OSError as exc:
+                    raise os_error("write", target, exc) from None
                 res.bytes += len(chunk)
     res.sha256 = h.hexdigest()
     res.rows = res.selected - res.malformed
 
 
-def _prepare_split(sf: SplitFiles, data: Any, out_dir: Path, rep: Reporter, label: str) -> tuple[SplitResult, Path]:
-    schema = _schema(sf)
-    check_schema(schema, f"{label} ({sf.split})")
+def _not_utf8(batch: pa.RecordBatch, offset: int) -> str:
+    """Which row and column of an Arrow batch holds text that is not valid UTF-8 (as precisely as Arrow says)."""
+    import re
+
+    import pyarrow as pa
+
+    for name, column in zip(batch.schema.names, batch.columns):
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid as exc:
+            m = re.search(r"string index (\d+)", str(exc))
+            where = f"row {offset + int(m.group(1))}, " if m and name != "messages" else ""
+            return f"{where}column {name}: text is not valid UTF-8"
+    return "text is not valid UTF-8"
+
+
+def _prepare_split(sf: SplitFiles, data: Any, out_dir: Path, rep: Reporter) -> tuple[SplitResult, Path]:
     k = head_count(data.percent, sf.num_rows)
     res = SplitResult(split=sf.split, source_rows=sf.num_rows, selected=k)
     selection = random_selection(_prompt_ids(sf), k, data.seed) if data.sampling == "random" else None
-    tmp = out_dir / f".tmp-{sf.split}.jsonl.{os.getpid()}"
+    target = out_dir / split_file(sf.split)
+    tmp = temp_path(target)
     t0 = time.perf_counter()
     rep.start(sf.split, k)
     try:
         tmp.unlink(missing_ok=True)  # left by a killed process whose pid we now have; created anew, not truncated
         if sf.kind == "parquet":
-            _write_parquet_split(sf, tmp, res, selection, rep)
+            _write_parquet_split(sf, tmp, target, res, selection, rep)
         else:
-            _write_arrow_split(sf, tmp, res, selection, rep)
+            _write_arrow_split(sf, tmp, target, res, selection, rep)
     except BaseException:
-        # An interrupted run leaves no temp file, even while further Ctrl-C's arrive (a user pressing it twice, or
-        # polars re-raising the interrupt its writer callback saw). The retry loop is inline on purpose: a pending
-        # interrupt fires at the next call, which must already be inside the try.
-        while True:
-            try:
-                tmp.unlink(missing_ok=True)
-                break
-            except KeyboardInterrupt:
-                continue
+        unlink_all([tmp])  # an interrupted or failed split leaves no temp file
         raise
     res.seconds = time.perf_counter() - t0
     return res, tmp
 
 
+# --------------------------------------------------------------------------- prepare
 def prepare(
     data: Any,
     root: Path,
@@ -397,6 +333,7 @@ def prepare(
     root = Path(root)
     out_dir = root / data.resolved_output_dir
     splits = list(data.splits)
+    detach_polars_sigint()  # Ctrl-C reaches Python only: see sink
     head = data.sampling == "head" and data.percent < 100  # 100 %: every row of every shard
     src = resolve_source(data.dataset, data.revision, source, splits, (lambda n: head_count(data.percent, n)) if head else None,
                          progress=rep.interactive)
@@ -408,16 +345,24 @@ def prepare(
         if existing is not None:
             counts = ", ".join(f"{s} {e['rows']:,} rows" for s, e in existing["splits"].items())
             rep.line(f"{_rel(out_dir, root)}: up to date ({counts}); nothing rewritten")
-            return PrepareResult(out_dir, existing, True)
-    out_dir.mkdir(parents=True, exist_ok=True)
+            warnings = [str(w) for w in existing.get("warnings") or []]
+            for text in warnings:
+                rep.warn(text)
+            return PrepareResult(out_dir, existing, True, warnings=warnings)
+    for split in splits:  # before anything is written: every split has the columns, the required ones have rows
+        sf = src.splits[split]
+        check_schema(_schema(sf), f"{src.label()} ({split})")
+        required_rows(data, split, sf.num_rows, head_count(data.percent, sf.num_rows))
+    created = make_dirs(out_dir)
     rep.line(f"source {src.label()}: {data.sampling} {sampling_settings(data)['percent']}% of {', '.join(splits)} -> {_rel(out_dir, root)}/")
     results: list[SplitResult] = []
+    warnings: list[str] = []
     temps: list[tuple[Path, Path]] = []
-    manifest_tmp = out_dir / f".tmp-{MANIFEST}.{os.getpid()}"
+    manifest_tmp = temp_path(out_dir / MANIFEST)
     try:
         with rep:
             for split in splits:
-                res, tmp = _prepare_split(src.splits[split], data, out_dir, rep, src.label())
+                res, tmp = _prepare_split(src.splits[split], data, out_dir, rep)
                 temps.append((tmp, out_dir / split_file(split)))
                 results.append(res)
                 note = f", {res.malformed:,} malformed {'excluded' if data.on_invalid == 'exclude' else ''}".rstrip() if res.malformed else ""
@@ -428,21 +373,27 @@ def prepare(
                         f"split {split}: {res.malformed:,} malformed row{'s' if res.malformed > 1 else ''} "
                         f"(first: row {i}: {reason}); nothing was written (set data.on_invalid: exclude to drop them)"
                     )
+                if (warning := empty_split(data, res.split, res.source_rows, res.selected, res.rows, res.examples)) is not None:
+                    warnings.append(warning)
         manifest = {**inputs, "splits": {r.split: r.entry() for r in results}}
-        with open(manifest_tmp, "xb") as fh:
-            fh.write(dump_manifest(manifest))
-        _install([(tmp, final) for tmp, final in temps] + [(manifest_tmp, out_dir / MANIFEST)])
+        if warnings:
+            manifest["warnings"] = warnings
+        try:
+            manifest_tmp.unlink(missing_ok=True)  # as for the splits' temp files
+            with open(manifest_tmp, "xb") as fh:
+                fh.write(dump_manifest(manifest))
+        except OSError as exc:
+            raise os_error("write", out_dir / MANIFEST, exc) from None
+        with interrupts_deferred(replay=True):  # Ctrl-C during the renames takes effect after them, all files in place
+            _install([(tmp, final) for tmp, final in temps] + [(manifest_tmp, out_dir / MANIFEST)])
     except BaseException:
-        pending = [tmp for tmp, _ in temps] + [manifest_tmp]
-        while pending:  # inline retry: see _prepare_split
-            try:
-                pending[-1].unlink(missing_ok=True)
-                pending.pop()
-            except KeyboardInterrupt:
-                continue
+        unlink_all([tmp for tmp, _ in temps] + [manifest_tmp])
+        remove_dirs(created)
         raise
+    for text in warnings:
+        rep.warn(text)
     rep.line(f"wrote {_rel(out_dir / MANIFEST, root)}")
-    return PrepareResult(out_dir, manifest, False, results)
+    return PrepareResult(out_dir, manifest, False, results, warnings)
 
 
 def _install(moves: list[tuple[Path, Path]]) -> None:
@@ -454,13 +405,17 @@ def _install(moves: list[tuple[Path, Path]]) -> None:
     when a rename replaces an existing one, and when a truncated file is closed, which cost 2.6 s for the 2.7 GB
     of the full dataset (temp files are therefore created with ``O_EXCL``, never truncated). A file is thus
     briefly absent, never half-written; after a power loss a file that did not reach the disk fails the
-    manifest's sha256 and is rewritten by the next run.
+    manifest's sha256 and is rewritten by the next run. Ctrl-C is deferred around it (see ``prepare``).
     """
     *files, (manifest_tmp, manifest) = moves
-    manifest.unlink(missing_ok=True)
-    for tmp, final in files + [(manifest_tmp, manifest)]:
-        final.unlink(missing_ok=True)
-        os.rename(tmp, final)
+    final = manifest
+    try:
+        manifest.unlink(missing_ok=True)
+        for tmp, final in files + [(manifest_tmp, manifest)]:
+            final.unlink(missing_ok=True)
+            os.rename(tmp, final)
+    except OSError as exc:
+        raise os_error("replace", final, exc) from None
 
 
 def remove_stale_temps(out_dir: Path) -> list[Path]:
@@ -477,7 +432,10 @@ def remove_stale_temps(out_dir: Path) -> list[Path]:
             pass
         except PermissionError:
             continue
-        p.unlink(missing_ok=True)
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:  # a read-only folder: it stays until a run that can write there
+            continue
         removed.append(p)
     return removed
 

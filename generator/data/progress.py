@@ -40,6 +40,10 @@ class Reporter:
     def finish(self, label: str, text: str) -> None:
         self.line(f"{label}: {text}")
 
+    def warn(self, text: str) -> None:
+        """Something the user should know that does not stop the step (an empty test split)."""
+        self.line(f"warning: {text}")
+
 
 class RichReporter(Reporter):
     interactive = True
@@ -82,8 +86,13 @@ class RichReporter(Reporter):
 
 
 class Quiet(Reporter):
+    """No progress; warnings still go to stderr."""
+
     def line(self, text: str) -> None:
         pass
+
+    def warn(self, text: str) -> None:
+        print(f"warning: {text}", file=sys.stderr, flush=True)
 
 
 def reporter(stream: TextIO | None = None, *, quiet: bool = False) -> Reporter:

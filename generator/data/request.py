@@ -9,14 +9,14 @@ deterministic (fixed key order, 2-space indent, raw UTF-8, trailing newline).
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
 from .assets import output_dir
-from .preparation import read_manifest, split_file
+from .files import write_atomic
+from .manifest import check_prepared, read_manifest, split_file
 
 
 def sample_request_path(env: Any, root: Path) -> Path:
@@ -32,6 +32,27 @@ def _count_lines(path: Path) -> int:
     return n
 
 
+def _row(path: Path, index: int, rows: int, env: str) -> tuple[dict[str, Any], int]:
+    """Row ``index`` (0-based) of a JSON-lines file and its line number; a DataError naming ``file:line`` when it
+    is not a JSON object with a list of messages in valid UTF-8."""
+    with open(path, "rb") as fh:
+        for i, raw in enumerate(fh):
+            if i == index:
+                break
+        else:
+            raise DataError(f"{path} has fewer rows than its manifest says ({rows}): run 'amlgen data prepare -e {env} --force'")
+    where = f"{path}:{index + 1}"
+    try:
+        row = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{where}: the row is not valid UTF-8 (byte {exc.start})") from None
+    except ValueError as exc:
+        raise DataError(f"{where}: not a JSON row ({exc})") from None
+    if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
+        raise DataError(f"{where}: the row has no messages list")
+    return row, index + 1
+
+
 def build_sample_request(env: Any, root: Path) -> dict[str, Any]:
     cfg = env.config
     split = cfg.data.request_split
@@ -40,21 +61,20 @@ def build_sample_request(env: Any, root: Path) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(f"{path} does not exist: run 'amlgen data prepare -e {env.name}' first")
     manifest = read_manifest(out_dir) or {}
-    rows = ((manifest.get("splits") or {}).get(split) or {}).get("rows")
-    if rows is None:
-        rows = _count_lines(path)
-    if rows == 0:
-        raise DataError(f"{path} has no rows: cannot build a sample request")
-    index = random.Random(cfg.data.seed).randrange(rows)
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if i == index:
-                row = json.loads(line)
-                break
-        else:
-            raise DataError(f"{path} has fewer rows than its manifest says ({rows}): run 'amlgen data prepare -e {env.name} --force'")
+    entry = (manifest.get("splits") or {}).get(split)
+    if entry:
+        check_prepared(out_dir, manifest, [split], env=env.name)  # a stale file gives a clear error, not a wrong row
+    rows = (entry or {}).get("rows")
+    try:
+        if rows is None:
+            rows = _count_lines(path)
+        if rows == 0:
+            raise DataError(f"{path} has no rows: cannot build a sample request")
+        row, line = _row(path, random.Random(cfg.data.seed).randrange(rows), rows, env.name)
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
     inf = cfg.inference
-    return {
+    request = {
         "input_data": {
             "input_string": [row["messages"]],
             "parameters": {
@@ -66,6 +86,12 @@ def build_sample_request(env: Any, root: Path) -> dict[str, Any]:
         },
         "params": {},
     }
+    try:
+        dump_request(request)
+    except UnicodeEncodeError as exc:  # a JSON escape such as \ud800 decodes to a lone surrogate
+        raise DataError(f"{path}:{line}: the row holds text that cannot be encoded as UTF-8 (a lone surrogate, "
+                        f"{exc.object[exc.start:exc.end]!r})") from None
+    return request
 
 
 def dump_request(request: dict[str, Any]) -> bytes:
@@ -73,14 +99,8 @@ def dump_request(request: dict[str, Any]) -> bytes:
 
 
 def sample_request(env: Any, root: Path, out: Path | None = None) -> Path:
-    """Write the sample request (atomically) to ``out`` or ``sample_request_path(env, root)``; returns the path."""
+    """Write the sample request (atomically; see ``files.write_atomic``) to ``out`` or ``sample_request_path(env,
+    root)``; returns the path. Every failure is a one-line DataError and leaves the previous file as it was."""
     target = Path(out) if out else sample_request_path(env, root)
-    body = dump_request(build_sample_request(env, root))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".tmp-{target.name}.{os.getpid()}"
-    try:
-        tmp.write_bytes(body)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(target, dump_request(build_sample_request(env, root)))
     return target

@@ -68,8 +68,10 @@ def _split_of(name: str) -> str | None:
 
 def _parquet_splits(root: Path) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
-    for p in root.glob("*.parquet"):
-        if split := _split_of(p.name):
+    if not root.is_dir():
+        return out
+    for p in root.iterdir():  # not glob, which takes a folder it may not list for an empty one
+        if p.name.endswith(".parquet") and (split := _split_of(p.name)):
             out.setdefault(split, []).append(p)
     return {k: sorted(v, key=_shard_key) for k, v in out.items()}
 
@@ -89,7 +91,8 @@ def _parquet_rows(path: Path) -> int:
     try:
         return int(pl.scan_parquet(path).select(pl.len()).collect().item())
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise DataError(f"cannot read parquet file {path}: {str(exc).splitlines()[0]}") from None
+        reason = str(exc).splitlines()[0].removesuffix(f": {path}")
+        raise DataError(f"cannot read parquet file {path}: {reason}") from None
 
 
 def _arrow_rows(path: Path) -> int:
@@ -103,26 +106,44 @@ def _arrow_rows(path: Path) -> int:
         raise DataError(f"cannot read Arrow file {path}: {exc}") from None
 
 
+def _json(path: Path) -> dict[str, Any]:
+    """A ``datasets`` metadata file (dataset_dict.json, state.json): a JSON object, else a DataError."""
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except ValueError as exc:  # not UTF-8, not JSON (OSError: see _local)
+        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(value, dict):
+        raise DataError(f"cannot read {path}: not a JSON object")
+    return value
+
+
 def _arrow_split_files(split_dir: Path) -> list[Path]:
     state = split_dir / "state.json"
     if state.is_file():
-        files = [split_dir / f["filename"] for f in json.loads(state.read_text()).get("_data_files", [])]
+        entries = _json(state).get("_data_files", [])
+        if not isinstance(entries, list) or not all(isinstance(f, dict) and isinstance(f.get("filename"), str) for f in entries):
+            raise DataError(f"cannot read {state}: _data_files is not a list of {{filename: ...}}")
+        files = [split_dir / f["filename"] for f in entries]
         if files:
             return files
-    return sorted(split_dir.glob("*.arrow"), key=_shard_key)
+    if not split_dir.is_dir():
+        return []
+    return sorted((p for p in split_dir.iterdir() if p.name.endswith(".arrow")), key=_shard_key)
 
 
 def _arrow_splits(root: Path) -> dict[str, list[Path]]:
     """``save_to_disk`` layout (``dataset_dict.json`` + ``<split>/``), one split folder, or cache-style files."""
     out: dict[str, list[Path]] = {}
     dd = root / "dataset_dict.json"
-    names = json.loads(dd.read_text()).get("splits", []) if dd.is_file() else [p.name for p in root.iterdir() if p.is_dir()]
+    names = _json(dd).get("splits", []) if dd.is_file() else [p.name for p in root.iterdir() if p.is_dir()]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise DataError(f"cannot read {dd}: splits is not a list of names")
     for name in names:
         files = _arrow_split_files(root / name)
         if files:
             out[name] = files
     # datasets cache layout: <builder>-<split>.arrow or <builder>-<split>-00000-of-00003.arrow
-    for p in root.glob("*.arrow"):
+    for p in (p for p in root.iterdir() if p.name.endswith(".arrow")):
         m = re.match(r"^.*?-(\w+?)(?:-\d+-of-\d+)?\.arrow$", p.name)
         if m and m.group(1) not in names:
             out.setdefault(m.group(1), []).append(p)
@@ -130,6 +151,24 @@ def _arrow_splits(root: Path) -> dict[str, list[Path]]:
 
 
 def _local(path: Path, given: str, splits: list[str]) -> ResolvedSource:
+    """A local copy; any file-system error reading it (permission denied, an I/O error) is one DataError."""
+    if not _utf8(given):
+        raise DataError(f"source {given!r}: the path is not valid UTF-8 (rename the folder, or pass a symlink to it)")
+    try:
+        return _local_files(path, given, splits)
+    except OSError as exc:
+        raise DataError(f"cannot read source {given!r}: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")) from None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # a path with bytes that are not UTF-8 arrives with lone surrogates (surrogateescape)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _local_files(path: Path, given: str, splits: list[str]) -> ResolvedSource:
     if not path.exists():
         raise DataError(f"source {given!r} does not exist")
     if not path.is_dir():
@@ -161,6 +200,9 @@ def _collect(desc: dict[str, Any], found: dict[str, list[Path]], kind: Literal["
     out = ResolvedSource(description=desc, available=available)
     for s in splits:
         files = found[s]
+        for f in files:
+            if not _utf8(str(f)):
+                raise DataError(f"source file {str(f)!r}: the name is not valid UTF-8 (rename it)")
         out.splits[s] = SplitFiles(split=s, kind=kind, files=files, rows_per_file=[count(f) for f in files])
     return out
 
