@@ -274,6 +274,7 @@ def apply(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: 
     with session(root, env, target=target, specs=specs, **connect) as s:
         guard(root, s.env, s.ws, action=f"Apply {env}'s specs to it", yes=yes, ask=ask)
         retired_finetune(s.env, s.ws, s.resources, allow=allow_retired, reporter=reporter)
+        check_data(root, s)
         poll = poll_interval if poll_interval is not None else (LOCAL_POLL if s.ws.target.is_local else AZURE_POLL)
         with hold(root, f"apply-{env}", "apply"):
             if reporter is not None:
@@ -296,6 +297,33 @@ def sample_request(env: Environment, root: Path) -> dict[str, Any]:
         except (OSError, ValueError):
             pass
     return builtin(env)
+
+
+def check_data(root: Path, s: Session) -> None:
+    """Before a job uploads data: the prepared files match their manifest, and the job was rendered for them."""
+    job = next((r for r in s.resources if r.kind.run_once), None)
+    if job is None or not s.env.trains:
+        return
+    from .kinds import Ref
+
+    if s.ws.get(Ref("job", job.name)) is not None:
+        return  # it ran (or runs) already: nothing is uploaded again
+    from .data.assets import load_manifest, output_dir
+    from .data.manifest import check_prepared, data_identity
+
+    data = s.env.config.data
+    manifest = load_manifest(s.env, root)
+    if manifest is None:
+        raise SpecError(f"the data of job {job.name} is not prepared ({data.resolved_output_dir}/manifest.json is "
+                        f"missing): run `amlgen data prepare --env {s.env.name}`, then `amlgen render --env {s.env.name}`")
+    splits = [x for x in (data.train_split, data.validation_split, data.test_split) if x]
+    check_prepared(output_dir(s.env, root), manifest, splits, env=s.env.name)
+    identity = data_identity(manifest)
+    rendered = (job.data.get("tags") or {}).get("data")
+    if rendered != identity:
+        raise SpecError(f"{job.shown_path} was rendered for {'data ' + str(rendered) if rendered else 'unprepared data'}, "
+                        f"but the prepared data is {identity}: run `amlgen render --env {s.env.name}` (a new job name) "
+                        "and commit it")
 
 
 def default_request(env: Environment, root: Path) -> Path | None:

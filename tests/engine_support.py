@@ -36,12 +36,25 @@ EP = _endpoint_name("dev")  # the derived (globally unique) endpoint name of the
 
 
 def _deployment_name() -> str:
+    """The dev deployment's name in the engine's project: the bundled sample prepared, so the job's name (and the
+    model version the deployment is named after) includes that data's identity."""
+    import io
+    import tempfile
+
     import yaml
 
-    return yaml.safe_load((REPO / "specs/dev/deployment.yml").read_text())["name"]
+    from generator.engine.apply import Reporter
+    from generator.engine.up import prepare_project
+
+    with tempfile.TemporaryDirectory(prefix="amlgen-dep-") as tmp:
+        root = Path(tmp)
+        shutil.copytree(REPO / "infra", root / "infra", ignore=shutil.ignore_patterns("params"))
+        shutil.copytree(REPO / "templates", root / "templates")
+        prepare_project(root, "dev", Reporter(io.StringIO(), tty=False))
+        return yaml.safe_load((root / "specs/dev/deployment.yml").read_text())["name"]
 
 
-DEP = _deployment_name()  # the dev deployment's name (v<model version>); the engine project renders the same
+DEP = _deployment_name()  # the dev deployment's name (v<model version>) in the engine's project
 
 
 @dataclass
@@ -91,7 +104,11 @@ def emulator_session():
 
 @pytest.fixture
 def emu(emulator_session):
+    from generator.config import load_all
+    from generator.engine.up import provision
+
     emulator_session.reset()
+    provision(emulator_session, load_all(REPO))  # the repository's workspaces in their regions, the registry
     emulator_session.latencies.update(FAST_LATENCIES)
     emulator_session.job_duration = FAST_JOB
     yield emulator_session

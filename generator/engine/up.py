@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import AzureError, SpecError
 from .apply import ApplyResult, Reporter
@@ -29,6 +30,17 @@ class UpResult:
     response: str
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def provision(emu: Any, envs: list) -> None:
+    """What infra/bicep provisions, in an emulator: each environment's workspace in its region, and the promotion
+    registry replicated to its locations (so the region rules apply as they would in Azure)."""
+    for env in envs:
+        w = env.config.workspace
+        emu.add_workspace(w.subscription_id, w.resource_group, w.name, w.location)
+        registry = env.config.promotion_registry
+        if registry is not None and registry.name not in {r["name"] for r in emu.registries}:
+            emu.add_registry(registry.name, list(registry.locations))
 
 
 def prepare_project(root: Path, env_name: str, rep: Reporter) -> Path:
@@ -95,6 +107,7 @@ def up(root: Path, env_name: str = "dev", *, reporter: Reporter | None = None, l
                    location=w.location)
     emu.start()
     try:
+        provision(emu, api.load_all(root))
         rep.line(f"emulator: {emu.base_url} (in-process)")
         target = LocalTarget(emu.base_url, emu.ca_path)
         t = time.monotonic()

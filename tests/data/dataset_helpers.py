@@ -19,8 +19,10 @@ def make_project(root: Path, data: dict | None = None, env: str = "dev", inferen
     shutil.copy(REPO / "infra" / "defaults.yml", root / "infra" / "defaults.yml")
     shutil.copy(REPO / "infra" / "lock.yml", root / "infra" / "lock.yml")
     env_file = root / "infra" / "environments" / f"{env}.yml"
-    if not env_file.exists():
+    if not env_file.exists():  # a copy of dev with its own cluster (two environments never share a resource)
         shutil.copy(root / "infra" / "environments" / "dev.yml", env_file)
+        with open(env_file, "a", encoding="utf-8") as fh:
+            fh.write(f"\ncompute:\n  name: gpu-{env[:12]}\n")
     text = env_file.read_text()
     if data:
         text += f"\ndata: {json.dumps(data)}\n"

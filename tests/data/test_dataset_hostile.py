@@ -88,7 +88,7 @@ def test_cli_empty_training_split_is_one_line(tmp_path: Path, capsys: pytest.Cap
         write_split(src, split, [] if split == "train_sft" else rows(40, split))
     root = make_project(tmp_path / "p")
     snap = tree(tmp_path)
-    code, _, err = cli_in_process(capsys, "data", "prepare", "--project", str(root), "--source", str(src))
+    code, _, err = cli_in_process(capsys, "data", "prepare", "-e", "dev", "--project", str(root), "--source", str(src))
     assert code == 1 and err.startswith("error: split train_sft (data.train_split) has no rows") and err.count("\n") == 1
     assert tree(tmp_path) == snap
 
@@ -177,7 +177,7 @@ def test_unreadable_source_is_a_one_line_error(world: Path) -> None:
     for source, (_, inner, mode) in zip(sources, DENIED):
         (source / inner).chmod(mode)
     try:
-        results = batch([["data", "prepare", "--project", str(world / "proj"), "--source", str(s)] for s in sources], prefix=prefix)
+        results = batch([["data", "prepare", "-e", "dev", "--project", str(world / "proj"), "--source", str(s)] for s in sources], prefix=prefix)
     finally:
         for source, (_, inner, _) in zip(sources, DENIED):
             (source / inner).chmod(0o755 if (source / inner).is_dir() else 0o644)
@@ -201,7 +201,7 @@ def test_sample_request_out_that_is_a_folder_or_under_a_file(prepared_world: Pat
     proj = prepared_world / "proj"
     snap = tree(prepared_world)
     for out, expected in ((prepared_world / "src", "it is a folder"), (proj / "infra" / "defaults.yml" / "req.json", "defaults.yml is not a folder")):
-        code, _, err = cli_in_process(capsys, "data", "sample-request", "--project", str(proj), "--out", str(out))
+        code, _, err = cli_in_process(capsys, "data", "sample-request", "-e", "dev", "--project", str(proj), "--out", str(out))
         assert code == 1 and err.startswith("error: ") and expected in err and err.count("\n") == 1, err
         assert tree(prepared_world) == snap
 
@@ -211,7 +211,7 @@ def test_sample_request_out_unwritable_or_on_a_full_device(prepared_world: Path)
     proj = prepared_world / "proj"
     snap = tree(prepared_world)
     target = prepared_world / "src" / "req.json"  # a folder the unprivileged user cannot write to
-    denied, full = batch([["data", "sample-request", "--project", str(proj), "--out", out] for out in (str(target), "/dev/full")],
+    denied, full = batch([["data", "sample-request", "-e", "dev", "--project", str(proj), "--out", out] for out in (str(target), "/dev/full")],
                          prefix=prefix)
     err = one_line_error(denied)
     assert "Permission denied" in err and str(target) in err
@@ -240,9 +240,9 @@ def test_read_only_data_folder(prepared_world: Path) -> None:
     open_up(prepared_world)
     snap = tree(prepared_world)
     forced, request, again = batch([
-        ["data", "prepare", "--project", str(proj), "--source", "sample", "--force"],
-        ["data", "sample-request", "--project", str(proj)],
-        ["data", "prepare", "--project", str(proj), "--source", "sample"],
+        ["data", "prepare", "-e", "dev", "--project", str(proj), "--source", "sample", "--force"],
+        ["data", "sample-request", "-e", "dev", "--project", str(proj)],
+        ["data", "prepare", "-e", "dev", "--project", str(proj), "--source", "sample"],
     ], prefix=prefix)
     err = one_line_error(forced)
     assert "Permission denied" in err and "data/ultrachat-200k-head5pc" in err
@@ -346,7 +346,7 @@ def test_non_utf8_source_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     shutil.copytree(SAMPLE_DIR, os.fsdecode(src))
     root = make_project(tmp_path / "p")
     snap = tree(tmp_path)
-    code, _, err = cli_in_process(capsys, "data", "prepare", "--project", str(root), "--source", os.fsdecode(src))
+    code, _, err = cli_in_process(capsys, "data", "prepare", "-e", "dev", "--project", str(root), "--source", os.fsdecode(src))
     assert code == 1 and err.startswith("error: source ") and "not valid UTF-8" in err and err.count("\n") == 1, err
     assert tree(tmp_path) == snap
 

@@ -44,7 +44,7 @@ def test_ctrl_c_while_writing_exits_130_and_keeps_the_previous_outputs(tmp_path:
     common = {"splits": list(SPLITS), "test_split": "test_sft", "request_split": "test_sft", "output_dir": "data/out"}
     proj = make_project(tmp_path / "proj", env="small", data={**common, "percent": 10})
     make_project(proj, env="big", data={**common, "percent": 100})
-    base = ["data", "prepare", "--project", str(proj), "--source", str(big_source)]
+    base = ["data", "prepare", "-e", "dev", "--project", str(proj), "--source", str(big_source)]
     first = subprocess.run(cli(*base, "-e", "small"), capture_output=True, text=True, env=child_env())
     assert first.returncode == 0, first.stderr
     out = proj / "data" / "out"

@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-from engine_support import EP
+from engine_support import DEP, EP, _endpoint_name
+
+EP_PROD = _endpoint_name("prod")
 from gitops_support import VARS, append, commit_change, edit, git
 from workflow_runner import load, run_job
 
@@ -44,7 +46,8 @@ def test_merge_applies_dev_then_prod_behind_its_environment(repo, emu):
     assert "No changes" in dev.summary
     needs["apply-dev"] = {"result": "success"}
     plan = ok(run_job(APPLY, "plan-prod", repo, github=ctx, vars=VARS, needs=needs))
-    assert "### amlgen plan: `prod`" in plan.summary and "| + | compute | `gpu-a100-4x` |" in plan.summary
+    # prod deploys promoted models and nothing is promoted yet: its plan creates the endpoint only
+    assert "### amlgen plan: `prod`" in plan.summary and f"| + | endpoint | `{EP_PROD}` |" in plan.summary
     assert "Cost (swedencentral" in plan.summary
     needs["plan-prod"] = {"result": "success"}
     prod = ok(run_job(APPLY, "apply-prod", repo, github=ctx, vars=VARS, needs=needs))
@@ -103,7 +106,7 @@ def test_drift_opens_one_issue_updates_it_then_closes_it(repo, emu, run, ml, git
     assert clean.step("Open or update the drift issue").outcome == "skipped"
     assert not _open_issues(github_api) or all("pull_request" in i for i in _open_issues(github_api))
 
-    dep = ml.online_deployments.get("demo", endpoint_name=EP)  # someone scales dev by hand
+    dep = ml.online_deployments.get(DEP, endpoint_name=EP)  # someone scales dev by hand
     dep.instance_count = 2
     ml.online_deployments.begin_create_or_update(dep).result()
     emu.clear_requests()
