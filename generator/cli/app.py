@@ -30,7 +30,7 @@ def _main(
     """Azure ML fine-tuning workflow as reviewable infrastructure-as-code."""
 
 
-from . import data, infra, project, workspace  # noqa: E402  (commands register themselves on ``app``)
+from . import data, infra, init, project, workspace  # noqa: E402  (commands register themselves on ``app``)
 
 app.add_typer(data.app, name="data")
 app.add_typer(infra.app, name="infra")
