@@ -147,6 +147,9 @@ def row_files(row: Row, answers: Answers, project: str) -> dict[str, str]:
             out[row.path.format(env=env)] = envfile.environment_text(
                 read_source(rel), rel, model=model, env=env, values=answers.of(env), renames={**renames, model: env})
         return out
+    if row.how == "defaults":
+        regions = [answers.of(env)["location"] or default_value(answers, env, "location") for env in answers.envs]
+        return {row.path: envfile.defaults_text(read_source(source), source, regions) if regions else read_source(source)}
     if kind == "repo" and row.how == "copy":
         if row.path.endswith("/"):
             prefix = source.split("*", 1)[0].rsplit("/", 1)[0] + "/"

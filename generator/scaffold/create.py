@@ -17,7 +17,6 @@ kept with ``existing``; any other existing file stops the run.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -44,10 +43,8 @@ class InitReport:
 
 
 def fingerprint(path: str, text: str) -> str:
-    """What the record keeps of a scaffold file (environment files: with their workspace values blanked)."""
-    if path.startswith(f"{INFRA_DIR}/{ENVIRONMENTS_DIR}/"):
-        return envfile.fingerprint(text, path)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """What the record keeps of a scaffold file: its sha256, the lines of the project's answers blanked."""
+    return envfile.fingerprint(text, path, envfile.answer_paths(path))
 
 
 def record_text(files: dict[str, str], models: dict[str, str]) -> str:
@@ -157,7 +154,10 @@ def _move_in(staged: Path, target: Path) -> list[Path]:
 
 def create(target: Path, answers: Answers, *, existing: bool = False) -> InitReport:
     """Make a new project at ``target`` (see the module doc). Raises before anything is visible at ``target``."""
-    target = Path(os.path.abspath(target))
+    try:
+        target = Path(os.path.abspath(target))
+    except OSError as exc:  # the current folder was removed
+        raise InitRefused(f"cannot find {target}: {exc.strerror}") from None
     state = _state(target)
     if state == "full" and not existing:
         raise InitRefused(f"{target} is not empty; amlgen init writes into a new or empty folder (--existing adds "

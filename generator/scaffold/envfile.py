@@ -43,7 +43,7 @@ class Span:
 
 
 def scalar_spans(text: str, shown: str) -> dict[tuple, Span]:
-    """Every single-line scalar value of a block mapping, by key path. The text is first read with amlgen's
+    """Every single-line scalar value (and one-line flow list of scalars) of a block mapping, by key path. The text is first read with amlgen's
     guarded loader (``yamlutil.safe_load``: malformed YAML, alias bombs and recursion are a one-line
     ``ConfigError`` at ``shown:line``), then composed for the positions."""
     safe_load(text, shown)
@@ -55,6 +55,9 @@ def scalar_spans(text: str, shown: str) -> dict[tuple, Span]:
             for k, v in n.value:
                 if isinstance(k, yaml.ScalarNode):
                     walk(v, path + (k.value,))
+        elif isinstance(n, yaml.SequenceNode) and n.flow_style and n.start_mark.line == n.end_mark.line and path \
+                and all(isinstance(c, yaml.ScalarNode) for c in n.value):
+            out[path] = Span(n.start_mark.line, n.start_mark.column, n.end_mark.column, [c.value for c in n.value])
         elif isinstance(n, yaml.ScalarNode) and n.start_mark.line == n.end_mark.line and path:
             try:
                 value = yaml.safe_load(text[n.start_mark.index:n.end_mark.index])
@@ -69,7 +72,9 @@ def scalar_spans(text: str, shown: str) -> dict[tuple, Span]:
 
 def problem(key: str, value: str) -> str | None:
     """Why ``value`` cannot be the workspace's ``key`` (Azure's naming rule), or None."""
-    return RULES[WORKSPACE_KEYS[key][0]].problem(value)
+    rule = RULES[WORKSPACE_KEYS[key][0]]
+    why = rule.problem(value)
+    return why if why is None or rule.wording in why else f"{why}; must be {rule.wording}"
 
 
 def rename_token(value: str, old: str, new: str) -> str:
@@ -130,25 +135,54 @@ def current_values(text: str, shown: str) -> dict[str, str | None]:
     return out
 
 
-def fingerprint(text: str, shown: str) -> str:
-    """sha256 of an environment file with its workspace values (and their comments) blanked: filling in the
-    placeholders is not an edit of the scaffold."""
-    spans = scalar_spans(text, shown)
+REGIONS_PATH = ("promotion_registry", "locations")  # in infra/defaults.yml: where the environments' regions go
+WORKSPACE_PATHS = tuple(("workspace", key) for key in WORKSPACE_KEYS)
+
+
+def answer_paths(rel: str) -> tuple[tuple[str, ...], ...]:
+    """The lines of a scaffold file whose values are the project's answers, not amlgen's."""
+    if rel.startswith("infra/environments/"):
+        return WORKSPACE_PATHS
+    if rel == "infra/defaults.yml":
+        return (REGIONS_PATH,)
+    return ()
+
+
+def defaults_text(model_text: str, shown: str, regions: list[str]) -> str:
+    """``infra/defaults.yml`` with the promotion registry's locations set to the environments' regions (in order),
+    so every workspace region is one of the registry's. A model without that one-line list is left as it is."""
+    from ..yamlutil import flow
+
+    span = scalar_spans(model_text, shown).get(REGIONS_PATH)
+    if span is None or not isinstance(span.value, list):
+        return model_text
+    lines = model_text.splitlines(keepends=True)
+    line = lines[span.line]
+    lines[span.line] = line[:span.start] + flow(list(dict.fromkeys(regions))) + line[span.end:]
+    return "".join(lines)
+
+
+def fingerprint(text: str, shown: str, paths: tuple[tuple[str, ...], ...]) -> str:
+    """sha256 of a scaffold file with the lines of its answers (``paths``) blanked: filling in the placeholders
+    is not an edit of the scaffold."""
+    spans = scalar_spans(text, shown) if paths else {}
     lines = text.splitlines(keepends=True)
-    for key in WORKSPACE_KEYS:
-        span = spans.get(("workspace", key))
+    for path in paths:
+        span = spans.get(path)
         if span is not None:
             lines[span.line] = lines[span.line][:span.start] + "*\n"
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
-def carry_workspace_lines(new_text: str, mine_text: str, shown: str) -> str:
-    """``new_text`` with each workspace line taken verbatim from the project's file ``mine_text`` (its values,
-    placeholders and comments there are the team's, never amlgen's to change)."""
+def carry_answer_lines(new_text: str, mine_text: str, shown: str, paths: tuple[tuple[str, ...], ...]) -> str:
+    """``new_text`` with each answer line (``paths``) taken verbatim from the project's file ``mine_text``: the
+    values, placeholders and comments there are the team's, never amlgen's to change."""
+    if not paths:
+        return new_text
     new_spans, mine_spans = scalar_spans(new_text, shown), scalar_spans(mine_text, shown)
     new_lines, mine_lines = new_text.splitlines(keepends=True), mine_text.splitlines(keepends=True)
-    for key in WORKSPACE_KEYS:
-        a, b = new_spans.get(("workspace", key)), mine_spans.get(("workspace", key))
+    for path in paths:
+        a, b = new_spans.get(path), mine_spans.get(path)
         if a is not None and b is not None:
             ending = "\n" if new_lines[a.line].endswith("\n") else ""
             new_lines[a.line] = mine_lines[b.line].rstrip("\r\n") + ending

@@ -14,7 +14,9 @@ Each ``Row`` is one file, or one folder of files, of a new project and says wher
   layout).
 - ``environment``: one file per new environment, modelled on the repository's environments (``MODELS``): the
   first new environment on the first model, every further one on the last; init substitutes the workspace
-  coordinates and the environment's name (``generator/scaffold/envfile.py``).
+  coordinates and the environment's name (``generator/scaffold/envfile.py``). The lines holding the user's
+  answers belong to the project: ``init --diff`` never proposes to change them.
+- ``defaults``: verbatim but for the promotion registry's ``locations``, set to the environments' regions.
 - ``pre-commit``: ``.pre-commit-config.yaml`` made from amlgen's own ``.pre-commit-hooks.yaml`` (``repo: local``:
   the hooks run the ``amlgen`` on the PATH).
 - ``readme`` / ``text``: an ``own:`` file, ``readme`` with the project's name and environments filled in.
@@ -47,12 +49,12 @@ PLACEHOLDER_MARK = "TODO(amlgen init)"  # on every line whose value the user mus
 class Row(NamedTuple):
     path: str  # in the new project; "{env}" = one per environment; a trailing "/" = a folder
     source: str  # "repo:<glob relative to the repository>" or "own:<file in generator/scaffold/files/>"
-    how: str  # copy | environment | pre-commit | readme | text
+    how: str  # copy | defaults | environment | pre-commit | readme | text
     side: bool = False  # kept as the team's own by `init --existing` when it exists already
 
 
 ROWS: tuple[Row, ...] = (
-    Row("infra/defaults.yml", "repo:infra/defaults.yml", "copy"),
+    Row("infra/defaults.yml", "repo:infra/defaults.yml", "defaults"),
     Row("infra/environments/{env}.yml", "repo:infra/environments/{model}.yml", "environment"),
     Row("infra/bicep/", "repo:infra/bicep/**/*.bicep", "copy"),
     Row("templates/", "repo:templates/*.j2", "copy"),

@@ -119,9 +119,10 @@ def diff(root: Path) -> ScaffoldDiff:
                           f"(models: {', '.join(MODELS)})", where=RECORD)
     answers = _answers(root, models)
     theirs = build(answers, project=root.name)
-    for env in answers.envs:  # the workspace lines are the team's: amlgen's version carries them over
-        rel = f"{INFRA_DIR}/{ENVIRONMENTS_DIR}/{env}.yml"
-        theirs[rel] = envfile.carry_workspace_lines(theirs[rel], read_text(root / rel, rel), rel)
+    for rel, text in theirs.items():  # the answer lines are the team's: amlgen's version carries them over
+        mine = _read(root, rel) if envfile.answer_paths(rel) else None
+        if mine is not None:
+            theirs[rel] = envfile.carry_answer_lines(text, mine, rel, envfile.answer_paths(rel))
     out = ScaffoldDiff(root, record=record, models=models)
     for path in sorted(set(theirs) | set(record)):
         mine, new = _read(root, path), theirs.get(path)
