@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,16 +16,16 @@ ValuesOpt = Optional[list[str]]
 
 
 def _values(name: str, what: str):
-    return typer.Option(name, help=f"{what}: VALUE for every environment ('{{env}}' = the environment's name) or "
+    return typer.Option(name, metavar="[ENV=]VALUE", help=f"{what}: VALUE for every environment ('{{env}}' = the environment's name) or "
                                    "ENV=VALUE (repeatable). Not given: asked on a terminal, else a marked placeholder.")
 
 
 @app.command()
 def init(
     directory: Annotated[Optional[Path], typer.Argument(
-        help="The new project's folder: absent or empty (default: the current folder). With --diff/--update: "
+        metavar="DIR", show_default=False, help="The new project's folder: absent or empty (default: the current folder). With --diff/--update: "
              "the project (default: found from the current folder up).")] = None,
-    env: Annotated[ValuesOpt, typer.Option("--env", "-e", help="An environment to create (repeatable; default: dev and prod).")] = None,
+    env: Annotated[ValuesOpt, typer.Option("--env", "-e", metavar="NAME", help="An environment to create (repeatable; default: dev and prod).")] = None,
     subscription: Annotated[ValuesOpt, _values("--subscription", "Azure subscription id")] = None,
     resource_group: Annotated[ValuesOpt, _values("--resource-group", "Resource group of the workspace")] = None,
     workspace: Annotated[ValuesOpt, _values("--workspace", "Azure ML workspace name")] = None,
@@ -48,7 +49,7 @@ def init(
         return
     answers = scaffold.answers(env, subscription=subscription, resource_group=resource_group, workspace=workspace,
                                location=location)
-    if not no_input and sys.stdin.isatty():
+    if not no_input and sys.stdin.isatty() and sys.stdout.isatty():  # a person at a terminal sees the questions
         answers = _ask_missing(answers, given_envs=bool(env))
     report = api.init(directory if directory is not None else Path("."), answers, existing=existing)
     typer.echo(f"Created an amlgen project in {report.root} ({len(report.written)} files).")
@@ -57,7 +58,7 @@ def init(
     if report.placeholders:
         typer.echo(f"  {len(report.placeholders)} placeholders to fill in: grep -rn 'TODO(amlgen init)' infra/ "
                    "(then `amlgen render --all`)")
-    where = "" if report.root == Path.cwd() else f"cd {directory} && "
+    where = "" if report.root == Path.cwd() else f"cd {shlex.quote(str(directory))} && "
     typer.echo(f"Next: {where}amlgen up --env {answers.envs[0]} --target local")
 
 

@@ -27,7 +27,7 @@ from .. import __version__, interrupts
 from ..errors import AmlgenError
 from ..paths import ENVIRONMENTS_DIR, INFRA_DIR, inside
 from . import Answers, build, envfile, rows_by_path
-from .table import MODELS, PLACEHOLDER_MARK, RECORD
+from .table import PLACEHOLDER_MARK, RECORD
 
 
 class InitRefused(AmlgenError):
@@ -171,7 +171,6 @@ def create(target: Path, answers: Answers, *, existing: bool = False) -> InitRep
     rendered = [f"specs/{env}" for env in answers.envs] + [f"{INFRA_DIR}/params/{env}" for env in answers.envs]
     write, kept = plan_targets(target, files, rendered, side, existing) if state != "absent" else (files, [])
     models = {env: answers.model(env) for env in answers.envs}
-    assert set(models.values()) <= set(MODELS)
     home = target if state != "absent" else parent
     try:
         staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.amlgen-init-" if state == "absent" else ".amlgen-init-",
