@@ -172,12 +172,15 @@ def create(target: Path, answers: Answers, *, existing: bool = False) -> InitRep
     write, kept = plan_targets(target, files, rendered, side, existing) if state != "absent" else (files, [])
     models = {env: answers.model(env) for env in answers.envs}
     home = target if state != "absent" else parent
+    staged: Path | None = None
     try:
-        staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.amlgen-init-" if state == "absent" else ".amlgen-init-",
-                                       dir=home))
-    except OSError as exc:
-        raise InitRefused(f"cannot write in {home}: {exc.strerror}; nothing was written") from None
-    try:
+        with interrupts.critical():  # the temporary folder exists only once the cleanup below is in force
+            try:
+                staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.amlgen-init-" if state == "absent"
+                                               else ".amlgen-init-", dir=home))
+            except OSError as exc:
+                raise InitRefused(f"cannot write in {home}: {exc.strerror}; nothing was written") from None
+        interrupts.check()
         _write(staged, write)
         written = sorted([*write, *_render(staged)])
         _write(staged, {RECORD: record_text(write, models)})
@@ -192,7 +195,7 @@ def create(target: Path, answers: Answers, *, existing: bool = False) -> InitRep
     except OSError as exc:
         raise InitRefused(f"cannot write {exc.filename or target}: {exc.strerror}; nothing was written") from None
     finally:
-        if staged.exists():
+        if staged is not None and staged.exists():
             shutil.rmtree(staged, ignore_errors=True)
     report = InitReport(target, sorted(set(written)), kept)
     for rel in sorted(r for r in write if r.startswith(f"{INFRA_DIR}/")):
