@@ -61,9 +61,11 @@ ROWS: tuple[Row, ...] = (
     Row(".pre-commit-config.yaml", "repo:.pre-commit-hooks.yaml", "pre-commit", side=True),
     Row(".gitignore", "own:gitignore", "text", side=True),
     Row("README.md", "own:README.md", "readme", side=True),
-    # Pending (see the packaging notes in README.md "Use amlgen in your own repository"):
+    Row("docs/provisioning.md", "repo:docs/provisioning.md", "copy", side=True),  # infra/params/<env>/README.md links it
+    # Pending, for files that have not landed in this repository yet (a glob matching nothing fails the build):
     # Row("infra/lock.yml", "repo:infra/lock.yml", "copy"),                   # the model lock, once it lands
-    # Row(".github/workflows/", "repo:.github/workflows/<glob>", "copy", side=True),  # the GitOps workflows
+    # Row(".github/workflows/", "repo:.github/workflows/amlgen-*.yml", "workflow", side=True),  # GitOps workflows
+    # Row("docs/gitops.md", "repo:docs/gitops.md", "copy", side=True),
 )
 
 

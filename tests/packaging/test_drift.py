@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from conftest import REPO, files_of
 
-COMPARED = ("infra", "templates", "specs")  # the repository's project folders
+COMPARED = ("infra", "templates", "specs", ".github")  # the repository's project folders (and its workflows)
 INIT_ONLY = {"infra/scaffold.yml"}  # init's record of what it wrote; the repository was not made by init
 # Files of the repository's own (not the scaffold's): name -> what `init --diff` reports for them.
 REPOSITORY_OWN = {"README.md": "differs", ".gitignore": "differs", ".pre-commit-config.yaml": "new"}

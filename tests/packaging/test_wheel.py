@@ -115,7 +115,8 @@ def test_a_wheel_and_an_empty_folder_give_a_working_project(dist, tmp_path):
     copy = tmp_path / "repository"
     for name in ("infra", "templates", "specs"):
         shutil.copytree(REPO / name, copy / name)
-    for name in ("README.md", ".gitignore"):
+    for name in ("README.md", ".gitignore", "docs/provisioning.md"):
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, copy / name)
     out = run([amlgen, "init", "--diff", str(copy)], cwd=tmp_path).stdout
     rows = [line.split(None, 1) for line in out.splitlines() if line.startswith(("same ", "differs ", "new "))]
