@@ -566,3 +566,30 @@ def metrics(root: Path, env: str, *, target: Any, specs: Path | None = None, his
 
     with session(root, env, target=target, specs=specs, **connect) as s:
         return job_metrics(s.ws, pipeline_job_name(s), history=history)
+
+
+# --------------------------------------------------------------------------- a new project (amlgen init)
+def init(path: str | Path, answers: Any = None, *, existing: bool = False):
+    """Start a project at ``path`` from the installed amlgen's scaffold, whole or not at all. ``answers`` is a
+    ``scaffold.Answers`` (``scaffold.answers(envs, subscription=..., workspace=...)``); None: dev and prod with
+    marked placeholders. Returns a ``scaffold.create.InitReport``."""
+    from .scaffold import Answers
+    from .scaffold.create import create
+
+    return create(Path(path), answers if answers is not None else Answers(), existing=existing)
+
+
+def init_diff(root: Path):
+    """How the installed amlgen's scaffold differs from the project's files, file by file (writes nothing).
+    Returns a ``scaffold.upgrade.ScaffoldDiff``."""
+    from .scaffold.upgrade import diff
+
+    return diff(root)
+
+
+def init_update(root: Path):
+    """Take the installed amlgen's version of every scaffold file the project has not edited (and new ones);
+    never touches an edited file. Returns the ``ScaffoldDiff`` it acted on."""
+    from .scaffold.upgrade import update
+
+    return update(root)

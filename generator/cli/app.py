@@ -30,7 +30,7 @@ def _main(
     """Azure ML fine-tuning workflow as reviewable infrastructure-as-code."""
 
 
-from . import data, gitops, infra, project, runs, workspace  # noqa: E402  (commands register themselves on ``app``)
+from . import data, gitops, infra, init, project, runs, workspace  # noqa: E402  (commands register themselves)
 
 app.add_typer(data.app, name="data")
 app.add_typer(infra.app, name="infra")
