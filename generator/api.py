@@ -118,33 +118,12 @@ def render_files(root: Path, envs: list[str] | None, *, with_infra: bool = True,
     return outcome
 
 
-def verify_with_sdk(root: Path, outcome: RenderOutcome, only: set[str] | None = None) -> None:
-    """Every rendered spec (or those in ``only``) loads with azure-ai-ml and sets no key its schema drops."""
-    from .kinds import for_file
-    from .specset import SpecFile
-    from .validate import sdk_problems
-    from .yamlutil import loads_with_origins
-
-    for path, text in sorted(outcome.files.items()):
-        if not path.startswith(f"{SPECS_DIR}/") or (only is not None and path not in only):
-            continue
-        kind = for_file(path.rsplit("/", 1)[-1])
-        if kind is None:
-            raise SpecError(f"render produced {path}, which no kind in the kinds table names")
-        data, origins = loads_with_origins(text, path)
-        spec = SpecFile(root / path, path, kind, data, origins)
-        problems = sdk_problems(spec, text=text, origin=(root / path).parent)
-        if problems:
-            raise SpecError(f"render produced a spec azure-ai-ml refuses ({problems[0]}); fix templates/"
-                            f"{kind.template}")
-
-
 def render(root: Path, envs: list[str] | None, *, check: bool = False, with_infra: bool = True,
            with_specs: bool = True, verify: bool = True) -> RenderOutcome:
     """Render and write (or, with ``check``, compare and raise CheckFailed with a unified diff).
 
     Everything is produced and checked before the first byte is written: the YAML of every spec (in render),
-    and, for the specs that will change, the SDK's schema (``verify_with_sdk``).
+    and, for the specs that will change, the SDK's schema (``validate.verify_rendered``).
     """
     outcome = render_files(root, envs, with_infra=with_infra, with_specs=with_specs)
     if check:
@@ -156,7 +135,9 @@ def render(root: Path, envs: list[str] | None, *, check: bool = False, with_infr
     with hold(root, "render", "render"):
         changed = changed_files(root, outcome.files, outcome.owned_dirs)
         if verify and any(p.startswith(f"{SPECS_DIR}/") for p in changed):
-            verify_with_sdk(root, outcome, set(changed))
+            from .validate import verify_rendered
+
+            verify_rendered(root, outcome.files, set(changed))
         outcome.report = write_files(root, outcome.files, outcome.owned_dirs)
     return outcome
 
@@ -274,7 +255,9 @@ def apply(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: 
     with session(root, env, target=target, specs=specs, **connect) as s:
         guard(root, s.env, s.ws, action=f"Apply {env}'s specs to it", yes=yes, ask=ask)
         retired_finetune(s.env, s.ws, s.resources, allow=allow_retired, reporter=reporter)
-        check_data(root, s)
+        from .data.inputs import check_job_data
+
+        check_job_data(root, s.env, s.resources, s.ws)
         poll = poll_interval if poll_interval is not None else (LOCAL_POLL if s.ws.target.is_local else AZURE_POLL)
         with hold(root, f"apply-{env}", "apply"):
             if reporter is not None:
@@ -297,33 +280,6 @@ def sample_request(env: Environment, root: Path) -> dict[str, Any]:
         except (OSError, ValueError):
             pass
     return builtin(env)
-
-
-def check_data(root: Path, s: Session) -> None:
-    """Before a job uploads data: the prepared files match their manifest, and the job was rendered for them."""
-    job = next((r for r in s.resources if r.kind.run_once), None)
-    if job is None or not s.env.trains:
-        return
-    from .kinds import Ref
-
-    if s.ws.get(Ref("job", job.name)) is not None:
-        return  # it ran (or runs) already: nothing is uploaded again
-    from .data.assets import load_manifest, output_dir
-    from .data.manifest import check_prepared, data_identity
-
-    data = s.env.config.data
-    manifest = load_manifest(s.env, root)
-    if manifest is None:
-        raise SpecError(f"the data of job {job.name} is not prepared ({data.resolved_output_dir}/manifest.json is "
-                        f"missing): run `amlgen data prepare --env {s.env.name}`, then `amlgen render --env {s.env.name}`")
-    splits = [x for x in (data.train_split, data.validation_split, data.test_split) if x]
-    check_prepared(output_dir(s.env, root), manifest, splits, env=s.env.name)
-    identity = data_identity(manifest)
-    rendered = (job.data.get("tags") or {}).get("data")
-    if rendered != identity:
-        raise SpecError(f"{job.shown_path} was rendered for {'data ' + str(rendered) if rendered else 'unprepared data'}, "
-                        f"but the prepared data is {identity}: run `amlgen render --env {s.env.name}` (a new job name) "
-                        "and commit it")
 
 
 def default_request(env: Environment, root: Path) -> Path | None:
@@ -365,140 +321,30 @@ def up(root: Path, env: str = "dev", **kwargs: Any):
 
 
 # --------------------------------------------------------------------------- the lock
-@dataclass
-class LockOutcome:
-    lock: Any
-    moves: list[str]
-    written: bool
+def lock(root: Path, *, target: Any, upgrade: bool = False, check: bool = False, **connect: Any):
+    """Resolve every environment's foundation model and component through their registries; write infra/lock.yml
+    (with ``check``: compare with the committed lock and write nothing)."""
+    from .engine.registry import lock_project
 
-
-def lock(root: Path, *, target: Any, upgrade: bool = False, check: bool = False, **connect: Any) -> LockOutcome:
-    """Resolve every environment's foundation model and component through their registries; write infra/lock.yml.
-
-    With ``check``: resolve, compare with the committed lock, write nothing (CheckFailed when they differ).
-    """
-    from . import lock as lockmod
-    from .config import raw_environments
-    from .engine.registry import connector, resolve
-    from .errors import CheckFailed
-    from .locks import hold
-
-    envs = raw_environments(root)
-    existing = lockmod.load(root)
-    candidates: dict[str, list[str]] = {}
-    for env in envs:
-        fm = env.config.foundation_model
-        candidates.setdefault(fm.registry, [])
-        candidates[fm.registry] += [n for n in fm.alternatives if n not in candidates[fm.registry]]
-    new = resolve(root, envs, connector(target, **connect), upgrade=upgrade, existing=existing, candidates=candidates)
-    changes = lockmod.moves(existing, new)
-    if check:
-        if existing is None or lockmod.dump(existing) != lockmod.dump(new):
-            raise CheckFailed(f"{lockmod.LOCK_FILE} is not what the registry resolves now"
-                              + (f" ({'; '.join(changes)})" if changes else "") + "; run `amlgen lock`")
-        return LockOutcome(new, changes, False)
-    with hold(root, "lock", "lock"):
-        written = lockmod.write(root, new)
-    return LockOutcome(new, changes, written)
+    return lock_project(root, target=target, upgrade=upgrade, check=check, **connect)
 
 
 def rollback(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: bool = False,
              ask: Callable[[str], bool] | None = None, reporter: Any = None, **connect: Any) -> tuple[str, str]:
     """Move the endpoint's traffic back to the previous deployment (kept by ``rollout.keep``)."""
-    from .engine.ops import endpoint_of
-    from .engine.rollout import Rollouts, previous_deployment
-    from .engine.safety import guard
-    from .locks import hold
+    from .engine.rollout import rollback_session
 
     with session(root, env, target=target, specs=specs, **connect) as s:
-        endpoint, _ = endpoint_of(s.resources)
-        current, previous = previous_deployment(s.ws, endpoint)
-        guard(root, s.env, s.ws, action=f"Move {endpoint}'s traffic from {current} back to {previous}", yes=yes, ask=ask)
-        with hold(root, f"apply-{env}", "apply"):
-            mover = Rollouts(s.ws, s.env.config.rollout, sample_request(s.env, root), reporter)
-            problem = mover.check(endpoint, previous)
-            if problem:
-                raise SpecError(f"cannot roll back to {previous}: {problem}")
-            mover.route(endpoint, {previous: 100}, {}, f"rollback: {previous}=100% (was {current})")
-        return current, previous
+        return rollback_session(root, s, sample_request(s.env, root), yes=yes, ask=ask, reporter=reporter)
 
 
 # --------------------------------------------------------------------------- promotion
-@dataclass
-class PromoteOutcome:
-    source: str
-    target: str
-    registry: str
-    model: str
-    version: str
-    job: str
-    gates: list[Any]
-    shared: bool = False
-    recorded: Path | None = None
-    dry_run: bool = False
-
-
 def promote(root: Path, source: str, to: str, *, target: Any, dry_run: bool = False, reporter: Any = None,
-            **connect: Any) -> PromoteOutcome:
+            **connect: Any):
     """Check, gate, share and record a trained model for a deploying environment (never applies it)."""
-    from .engine.ops import endpoint_of
-    from .engine.promote import candidate, check_pair, evaluate, gate_table, record, share, smoke_outcome, today
-    from .engine.runs import job_metrics
-    from .errors import AmlgenError
-    from .locks import hold
-    from .workspace import Workspace
+    from .engine.promote import promote_project
 
-    envs = {e.name: e for e in load_all(root)}
-    for name in (source, to):
-        if name not in envs:
-            raise ConfigError(f"unknown environment '{name}' (known: {', '.join(envs)})")
-    src, dst = envs[source], envs[to]
-    check_pair(src, dst)
-    assert dst.config.promotion is not None and dst.config.promotion_registry is not None
-    registry = dst.config.promotion_registry.name
-    say = reporter.line if reporter is not None else (lambda text: None)
-    with session(root, source, target=target, **connect) as s:
-        job = next(r for r in s.resources if r.kind.run_once)
-        model = next(r for r in s.resources if r.kind.name == "model")
-        cand = candidate(s.ws, job.name, model.name, model.ref.version or "")
-        say(f"source: job {cand.job} Completed; model {cand.model}:{cand.version} registered in {s.ws.label}")
-        gates = dst.config.promotion.gates
-        metrics = job_metrics(s.ws, cand.job) if any(g.metric for g in gates) else {}
-        smoke = None
-        if any(g.smoke for g in gates):
-            endpoint, _ = endpoint_of(s.resources)
-            smoke = smoke_outcome(s.ws, endpoint, sample_request(src, root), dst.config.rollout.expect)
-        results = evaluate(gates, metrics, smoke)
-        if results:
-            say(gate_table(results))
-        failed = [r for r in results if not r.ok]
-        if failed:
-            raise AmlgenError(f"promotion of {cand.model}:{cand.version} to {to} stopped: {len(failed)} gate(s) failed "
-                              f"({', '.join(f'{r.gate} {r.value}' for r in failed)}); see the table above")
-        outcome = PromoteOutcome(source, to, registry, cand.model, cand.version, cand.job, results, dry_run=dry_run)
-        if dry_run:
-            say(f"dry run: would share {cand.model}:{cand.version} into registry {registry} and record it in "
-                f"infra/environments/{to}.yml; nothing was changed")
-            return outcome
-        with hold(root, "promote", "promotion"):
-            reg = Workspace.connect_registry(registry, target=target, **connect)
-            try:
-                outcome.shared = share(s.ws, reg, registry, cand.model, cand.version)
-            finally:
-                reg.close()
-            say(f"registry {registry}: {cand.model}:{cand.version} " + ("shared" if outcome.shared else "already there"))
-            gated = {r.gate: float(r.value) for r in results if r.ok and r.gate in metrics}
-            values = {"registry": registry, "name": cand.model, "version": cand.version, "source_env": source,
-                      "source_job": cand.job, "metrics": gated, "date": today()}
-            env_file = root / dst.file
-            before = env_file.read_bytes()
-            outcome.recorded = record(root, to, values)
-            try:
-                render(root, [to], with_infra=False)
-            except BaseException:
-                env_file.write_bytes(before)  # nothing half-written in infra/
-                raise
-        return outcome
+    return promote_project(root, source, to, target=target, dry_run=dry_run, reporter=reporter, **connect)
 
 
 # --------------------------------------------------------------------------- GitOps helpers

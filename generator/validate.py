@@ -25,6 +25,7 @@ from .catalog import find_sku, in_allow_list, load_interface, sku_problem
 from .config import Environment
 from .errors import AmlgenError, ConfigError, ToolFailure
 from .paths import inside
+from .specset import SpecFile
 from .specset import SpecFile as Spec
 from .specset import load_entity, read_spec, unknown_keys
 from .yamlutil import dotted
@@ -381,3 +382,24 @@ def _check_local_paths(spec: Spec, root: Path, report: Report) -> None:
             if isinstance(value, dict) and value.get("type") in ("uri_file", "uri_folder", "mltable", "custom_model",
                                                                   "mlflow_model"):
                 check(value.get("path"), ("inputs", name, "path"))
+
+
+def verify_rendered(root: Path, files: dict[str, str], only: set[str] | None = None) -> None:
+    """Every rendered spec (or those in ``only``) loads with azure-ai-ml and sets no key its schema drops."""
+    from .errors import SpecError
+    from .kinds import for_file
+    from .paths import SPECS_DIR
+    from .yamlutil import loads_with_origins
+
+    for path, text in sorted(files.items()):
+        if not path.startswith(f"{SPECS_DIR}/") or (only is not None and path not in only):
+            continue
+        kind = for_file(path.rsplit("/", 1)[-1])
+        if kind is None:
+            raise SpecError(f"render produced {path}, which no kind in the kinds table names")
+        data, origins = loads_with_origins(text, path)
+        spec = SpecFile(root / path, path, kind, data, origins)
+        problems = sdk_problems(spec, text=text, origin=(root / path).parent)
+        if problems:
+            raise SpecError(f"render produced a spec azure-ai-ml refuses ({problems[0]}); fix templates/"
+                            f"{kind.template}")

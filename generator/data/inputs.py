@@ -49,3 +49,31 @@ def data_info(env: Any, root: Path, manifest: dict[str, Any] | None) -> DataInfo
         for asset in data_assets(env, manifest):
             inputs[DATA_ROLES[asset.role]] = {"path": f"../../{asset.path}"}
     return DataInfo(inputs=inputs, assets=assets, identity=data_identity(manifest) if manifest else None)
+
+
+def check_job_data(root: Path, env: Any, resources: list, ws: Any) -> None:
+    """Before a job uploads data: the prepared files match their manifest, and the job was rendered for them."""
+    job = next((r for r in resources if r.kind.run_once), None)
+    if job is None or not env.trains:
+        return
+    from ..errors import SpecError
+    from ..kinds import Ref
+
+    if ws.get(Ref("job", job.name)) is not None:
+        return  # it ran (or runs) already: nothing is uploaded again
+    from .assets import load_manifest, output_dir
+    from .manifest import check_prepared, data_identity
+
+    data = env.config.data
+    manifest = load_manifest(env, root)
+    if manifest is None:
+        raise SpecError(f"the data of job {job.name} is not prepared ({data.resolved_output_dir}/manifest.json is "
+                        f"missing): run `amlgen data prepare --env {env.name}`, then `amlgen render --env {env.name}`")
+    splits = [x for x in (data.train_split, data.validation_split, data.test_split) if x]
+    check_prepared(output_dir(env, root), manifest, splits, env=env.name)
+    identity = data_identity(manifest)
+    rendered = (job.data.get("tags") or {}).get("data")
+    if rendered != identity:
+        raise SpecError(f"{job.shown_path} was rendered for {'data ' + str(rendered) if rendered else 'unprepared data'}, "
+                        f"but the prepared data is {identity}: run `amlgen render --env {env.name}` (a new job name) "
+                        "and commit it")

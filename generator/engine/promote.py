@@ -186,3 +186,80 @@ def smoke_outcome(ws: Workspace, endpoint: str, request: dict[str, Any], expect:
     except (TypeError, ValueError):
         body = None
     return None if isinstance(body, dict) and expect in body else f"answered without '{expect}'"
+
+
+@dataclass
+class PromoteOutcome:
+    source: str
+    target: str
+    registry: str
+    model: str
+    version: str
+    job: str
+    gates: list[Any]
+    shared: bool = False
+    recorded: Path | None = None
+    dry_run: bool = False
+
+
+def promote_project(root: Path, source: str, to: str, *, target: Any, dry_run: bool = False, reporter: Any = None,
+            **connect: Any) -> PromoteOutcome:
+    """Check, gate, share and record a trained model for a deploying environment (never applies it)."""
+    from .. import api
+    from ..config import load_all
+    from ..errors import AmlgenError
+    from ..locks import hold
+    from .ops import endpoint_of
+    from .runs import job_metrics
+
+    envs = {e.name: e for e in load_all(root)}
+    for name in (source, to):
+        if name not in envs:
+            raise ConfigError(f"unknown environment '{name}' (known: {', '.join(envs)})")
+    src, dst = envs[source], envs[to]
+    check_pair(src, dst)
+    assert dst.config.promotion is not None and dst.config.promotion_registry is not None
+    registry = dst.config.promotion_registry.name
+    say = reporter.line if reporter is not None else (lambda text: None)
+    with api.session(root, source, target=target, **connect) as s:
+        job = next(r for r in s.resources if r.kind.run_once)
+        model = next(r for r in s.resources if r.kind.name == "model")
+        cand = candidate(s.ws, job.name, model.name, model.ref.version or "")
+        say(f"source: job {cand.job} Completed; model {cand.model}:{cand.version} registered in {s.ws.label}")
+        gates = dst.config.promotion.gates
+        metrics = job_metrics(s.ws, cand.job) if any(g.metric for g in gates) else {}
+        smoke = None
+        if any(g.smoke for g in gates):
+            endpoint, _ = endpoint_of(s.resources)
+            smoke = smoke_outcome(s.ws, endpoint, api.sample_request(src, root), dst.config.rollout.expect)
+        results = evaluate(gates, metrics, smoke)
+        if results:
+            say(gate_table(results))
+        failed = [r for r in results if not r.ok]
+        if failed:
+            raise AmlgenError(f"promotion of {cand.model}:{cand.version} to {to} stopped: {len(failed)} gate(s) failed "
+                              f"({', '.join(f'{r.gate} {r.value}' for r in failed)}); see the table above")
+        outcome = PromoteOutcome(source, to, registry, cand.model, cand.version, cand.job, results, dry_run=dry_run)
+        if dry_run:
+            say(f"dry run: would share {cand.model}:{cand.version} into registry {registry} and record it in "
+                f"infra/environments/{to}.yml; nothing was changed")
+            return outcome
+        with hold(root, "promote", "promotion"):
+            reg = Workspace.connect_registry(registry, target=target, **connect)
+            try:
+                outcome.shared = share(s.ws, reg, registry, cand.model, cand.version)
+            finally:
+                reg.close()
+            say(f"registry {registry}: {cand.model}:{cand.version} " + ("shared" if outcome.shared else "already there"))
+            gated = {r.gate: float(r.value) for r in results if r.ok and r.gate in metrics}
+            values = {"registry": registry, "name": cand.model, "version": cand.version, "source_env": source,
+                      "source_job": cand.job, "metrics": gated, "date": today()}
+            env_file = root / dst.file
+            before = env_file.read_bytes()
+            outcome.recorded = record(root, to, values)
+            try:
+                api.render(root, [to], with_infra=False)
+            except BaseException:
+                env_file.write_bytes(before)  # nothing half-written in infra/
+                raise
+        return outcome

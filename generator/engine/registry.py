@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +223,39 @@ def connector(target: Any, **connect: Any) -> Callable[[str], Workspace]:
         except AzureError:
             raise
     return connect_to
+
+
+@dataclass
+class LockOutcome:
+    lock: Any
+    moves: list[str]
+    written: bool
+
+
+def lock_project(root: Path, *, target: Any, upgrade: bool = False, check: bool = False, **connect: Any) -> LockOutcome:
+    """Resolve every environment's foundation model and component through their registries; write infra/lock.yml.
+
+    With ``check``: resolve, compare with the committed lock, write nothing (CheckFailed when they differ).
+    """
+    from .. import lock as lockmod
+    from ..config import raw_environments
+    from ..errors import CheckFailed
+    from ..locks import hold
+
+    envs = raw_environments(root)
+    existing = lockmod.load(root)
+    candidates: dict[str, list[str]] = {}
+    for env in envs:
+        fm = env.config.foundation_model
+        candidates.setdefault(fm.registry, [])
+        candidates[fm.registry] += [n for n in fm.alternatives if n not in candidates[fm.registry]]
+    new = resolve(root, envs, connector(target, **connect), upgrade=upgrade, existing=existing, candidates=candidates)
+    changes = lockmod.moves(existing, new)
+    if check:
+        if existing is None or lockmod.dump(existing) != lockmod.dump(new):
+            raise CheckFailed(f"{lockmod.LOCK_FILE} is not what the registry resolves now"
+                              + (f" ({'; '.join(changes)})" if changes else "") + "; run `amlgen lock`")
+        return LockOutcome(new, changes, False)
+    with hold(root, "lock", "lock"):
+        written = lockmod.write(root, new)
+    return LockOutcome(new, changes, written)

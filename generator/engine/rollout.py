@@ -195,3 +195,23 @@ def previous_deployment(ws: Workspace, endpoint: str) -> tuple[str, str]:
         raise AzureError(f"endpoint '{endpoint}' has no previous deployment to roll back to (rollout.keep: 0?)")
     candidates.sort(key=_created, reverse=True)
     return current, candidates[0].name
+
+
+def rollback_session(root: Path, s: Any, request: dict[str, Any], *, yes: bool, ask: Any = None,
+                     reporter: Any = None) -> tuple[str, str]:
+    """``amlgen rollback``: traffic back to the previous deployment, after its smoke test; (was, now)."""
+    from ..errors import SpecError
+    from ..locks import hold
+    from .ops import endpoint_of
+    from .safety import guard
+
+    endpoint, _ = endpoint_of(s.resources)
+    current, previous = previous_deployment(s.ws, endpoint)
+    guard(root, s.env, s.ws, action=f"Move {endpoint}'s traffic from {current} back to {previous}", yes=yes, ask=ask)
+    with hold(root, f"apply-{s.env.name}", "apply"):
+        mover = Rollouts(s.ws, s.env.config.rollout, request, reporter)
+        problem = mover.check(endpoint, previous)
+        if problem:
+            raise SpecError(f"cannot roll back to {previous}: {problem}")
+        mover.route(endpoint, {previous: 100}, {}, f"rollback: {previous}=100% (was {current})")
+    return current, previous

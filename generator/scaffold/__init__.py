@@ -157,6 +157,14 @@ def row_files(row: Row, answers: Answers, project: str) -> dict[str, str]:
         return {row.path: read_source(source)}
     if row.how == "pre-commit":
         return {row.path: pre_commit_config(read_source(source))}
+    if row.how == "workflow":
+        if tuple(answers.envs) != DEFAULT_ENVS:
+            return {}  # the workflows name dev and prod (jobs, GitHub environments): docs/gitops.md says how to adapt
+        from .. import __version__
+
+        prefix = source.split("*", 1)[0].rsplit("/", 1)[0] + "/"
+        return {row.path + rel[len(prefix):]: read_source(rel).replace('AMLGEN_INSTALL: "."', f'AMLGEN_INSTALL: "amlgen=={__version__}"')
+                for rel in source_files(source)}
     if kind == "own":
         try:
             text = (FILES_DIR / source).read_bytes().decode("utf-8")

@@ -115,7 +115,9 @@ def _render(root: Path) -> list[str]:
 
     try:
         outcome = api.render_files(root, None)
-        api.verify_with_sdk(root, outcome)
+        from ..validate import verify_rendered
+
+        verify_rendered(root, outcome.files)
         report = write_files(root, outcome.files, outcome.owned_dirs)
     except AmlgenError as exc:
         raise type(exc)(f"the new project would not pass amlgen's checks: {exc.one_line()}") from None

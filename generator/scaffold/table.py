@@ -20,6 +20,8 @@ Each ``Row`` is one file, or one folder of files, of a new project and says wher
 - ``pre-commit``: ``.pre-commit-config.yaml`` made from amlgen's own ``.pre-commit-hooks.yaml`` (``repo: local``:
   the hooks run the ``amlgen`` on the PATH).
 - ``readme`` / ``text``: an ``own:`` file, ``readme`` with the project's name and environments filled in.
+- ``workflow``: the GitOps workflows, installing the running amlgen's version (``amlgen==X.Y.Z``) instead of the
+  repository itself; only for a project whose environments are dev and prod, the ones they name.
 
 ``side`` marks files a team's existing repository usually has already (README, .gitignore, pre-commit, CI):
 ``amlgen init --existing`` keeps the team's own there instead of refusing.
@@ -62,10 +64,10 @@ ROWS: tuple[Row, ...] = (
     Row(".gitignore", "own:gitignore", "text", side=True),
     Row("README.md", "own:README.md", "readme", side=True),
     Row("docs/provisioning.md", "repo:docs/provisioning.md", "copy", side=True),  # infra/params/<env>/README.md links it
-    # Pending, for files that have not landed in this repository yet (a glob matching nothing fails the build):
-    # Row("infra/lock.yml", "repo:infra/lock.yml", "copy"),                   # the model lock, once it lands
-    # Row(".github/workflows/", "repo:.github/workflows/amlgen-*.yml", "workflow", side=True),  # GitOps workflows
-    # Row("docs/gitops.md", "repo:docs/gitops.md", "copy", side=True),
+    Row("infra/lock.yml", "repo:infra/lock.yml", "copy"),  # the registry's facts about the default model
+    # GitOps workflows: they name the dev and prod environments, so they come with a project that has exactly those
+    Row(".github/workflows/", "repo:.github/workflows/amlgen-*.yml", "workflow", side=True),
+    Row("docs/gitops.md", "repo:docs/gitops.md", "copy", side=True),
 )
 
 
