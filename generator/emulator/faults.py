@@ -15,6 +15,8 @@ of:
 Scoring requests are matched once the deployment that serves them is known, against the real path and against
 ``/inference/<region>/<endpoint>/deployments/<deployment>/score`` (so a rule can target one deployment).
 
+``after`` lets that many matching requests through first (a deployment that passes its smoke test, then fails).
+
 Rules are checked in the order they were added; at most one ``status``/``fail`` rule fires per request, every
 matching ``delay`` rule adds its delay.
 """
@@ -48,8 +50,10 @@ class FaultRule:
     delay: float = 0.0
     message: str = "Injected failure."
     body: Any = None
+    after: int = 0  # matching requests let through before the rule starts to fire
     id: int = 0
     hits: int = 0
+    passed: int = 0
     _regex: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -70,6 +74,8 @@ class FaultRule:
             raise FaultRuleError("a body fault's status must be 200-599")
         if self.delay < 0:
             raise FaultRuleError("fault delay must be >= 0")
+        if self.after < 0:
+            raise FaultRuleError("fault after must be >= 0")
 
     def matches(self, method: str, path: str, *aliases: str) -> bool:
         return (self.method == "*" or self.method == method.upper()) and any(
@@ -106,6 +112,7 @@ class Faults:
         delay: float = 0.0,
         message: str = "Injected failure.",
         body: Any = None,
+        after: int = 0,
     ) -> FaultRule:
         """Add a rule and return it; with neither ``count`` nor ``probability`` it fires on every match.
         ``status`` defaults to 503 (200 for a ``body`` rule)."""
@@ -113,7 +120,7 @@ class Faults:
             status = 200 if action == "body" else 503
         rule = FaultRule(
             path=path, method=method, action=action, status=int(status), retry_after=retry_after, count=count,
-            probability=probability, delay=float(delay), message=message, body=body,
+            probability=probability, delay=float(delay), message=message, body=body, after=int(after),
         )
         with self._lock:
             rule.id = self._next_id
@@ -126,7 +133,7 @@ class Faults:
         if not isinstance(data, dict) or "path" not in data:
             raise FaultRuleError("a fault rule needs at least 'path'")
         allowed = {"path", "method", "action", "status", "retry_after", "count", "probability", "delay", "message",
-                   "body"}
+                   "body", "after"}
         unknown = set(data) - allowed
         if unknown:
             raise FaultRuleError(f"unknown fault rule keys: {', '.join(sorted(unknown))}")
@@ -163,6 +170,9 @@ class Faults:
                 if rule.action != "delay" and fired is not None:
                     continue
                 if rule.probability is not None and self._random.random() >= rule.probability:
+                    continue
+                if rule.passed < rule.after:
+                    rule.passed += 1
                     continue
                 rule.hits += 1
                 if rule.action == "delay":

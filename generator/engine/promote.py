@@ -210,7 +210,7 @@ def promote_project(root: Path, source: str, to: str, *, target: Any, dry_run: b
     from ..errors import AmlgenError
     from ..locks import hold
     from .ops import endpoint_of
-    from .runs import job_metrics
+    from .runs import latest_metrics
 
     envs = {e.name: e for e in load_all(root)}
     for name in (source, to):
@@ -227,7 +227,7 @@ def promote_project(root: Path, source: str, to: str, *, target: Any, dry_run: b
         cand = candidate(s.ws, job.name, model.name, model.ref.version or "")
         say(f"source: job {cand.job} Completed; model {cand.model}:{cand.version} registered in {s.ws.label}")
         gates = dst.config.promotion.gates
-        metrics = job_metrics(s.ws, cand.job) if any(g.metric for g in gates) else {}
+        metrics = latest_metrics(s.ws, cand.job) if any(g.metric for g in gates) else {}
         smoke = None
         if any(g.smoke for g in gates):
             endpoint, _ = endpoint_of(s.resources)

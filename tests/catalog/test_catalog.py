@@ -37,7 +37,13 @@ def test_interface_drift_between_pinned_versions(capsys):
 
 
 def test_pinning_older_component_rejects_newer_inputs(project, capsys):
-    append(project / "infra/environments/dev.yml", 'component:\n  version: 0.0.51\nfinetune:\n  trust_remote_code: "false"\n')
+    append(project / "infra/environments/dev.yml", 'component:\n  version: 0.0.51\n')
+    code, out, err = run_cli(capsys, "render", "--env", "dev", "-C", str(project))
+    assert code == EXIT_INVALID and "infra/lock.yml does not pin azureml/chat_completion_pipeline 0.0.51" in err
+    code, out, err = run_cli(capsys, "lock", "--target", "local", "-C", str(project))  # the emulator's registry
+    assert code == 0, err
+    assert "+ component azureml/chat_completion_pipeline (0.0.51): 0.0.51" in out
+    append(project / "infra/environments/dev.yml", 'finetune:\n  trust_remote_code: "false"\n')
     code, out, err = run_cli(capsys, "render", "--env", "dev", "-C", str(project))
     assert code == EXIT_INVALID
     assert "finetune.trust_remote_code: 'trust_remote_code' is not an input of chat_completion_pipeline 0.0.51" in err
@@ -57,16 +63,19 @@ def test_notebook_rejected_sizes_and_ncv3_are_retired():
     assert find_sku("Standard_NC96ads_A100_v4").gpus == 4
 
 
-def test_committed_definitions_use_current_sizes_from_the_allow_lists():
+def test_committed_definitions_use_current_sizes_from_the_locked_allow_lists():
+    """The committed sizes satisfy the registry's lists as published (locked), not lists typed by hand."""
     for name in ("dev", "prod"):
-        cfg = load_environment(REPO, name).config
-        tags = cfg.foundation_model.tags
-        for size in [cfg.compute.size, cfg.deployment.instance_type, *tags.finetune_compute_allow_list,
-                     *tags.inference_compute_allow_list]:
+        env = load_environment(REPO, name)
+        cfg, model = env.config, env.model
+        sizes = [cfg.deployment.instance_type] + ([cfg.compute.size] if env.trains else [])
+        for size in sizes:
             sku = sku_catalog()[size.lower()]
             assert sku.status == "current" and sku.gpus >= 1, size
-        assert cfg.compute.size in tags.finetune_compute_allow_list
-        assert cfg.deployment.instance_type in tags.inference_compute_allow_list
+        if env.trains:
+            assert cfg.compute.size in model.allow_list("finetune")
+        assert cfg.deployment.instance_type in model.allow_list("inference")
+        assert not cfg.deployment.allow_list_exception and (not env.trains or not cfg.compute.allow_list_exception)
 
 
 def test_broken_sdk_installation_is_a_tool_failure(tmp_path):
