@@ -94,8 +94,16 @@ def environment_names(root: Path) -> list[str]:
     return names
 
 
+# Keys of which a section holds one: an environment that sets one of them replaces the other one of the defaults
+# (asking for a model by label where the defaults pin a version).
+EXCLUSIVE: dict[KeyPath, tuple[str, ...]] = {("foundation_model",): ("version", "label"), ("component",): ("version", "label")}
+
+
 def _merge(base: Any, over: Any, base_origins: Origins, over_origins: Origins, path: KeyPath, out: Origins) -> Any:
     if isinstance(base, dict) and isinstance(over, dict):
+        group = EXCLUSIVE.get(path, ())
+        if any(k in over for k in group):
+            base = {k: v for k, v in base.items() if k not in group or k in over}
         merged = dict(base)
         for key, value in over.items():
             merged[key] = _merge(base.get(key), value, base_origins, over_origins, path + (key,), out) if key in base else value

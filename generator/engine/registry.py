@@ -106,6 +106,9 @@ def _missing_is_none(fn: Callable[[], Any]) -> Callable[[], Any]:
         except Exception as exc:  # a missing asset answers 404 through several exception types
             if getattr(exc, "status_code", None) == 404 or type(exc).__name__ == "ResourceNotFoundError":
                 return None
+            # the SDK resolves a label itself and reports a missing one as a ValidationException
+            if type(exc).__name__ == "ValidationException" and "does not exist" in str(getattr(exc, "message", exc)):
+                return None
             raise
 
     return wrapped
