@@ -97,11 +97,19 @@ def generate(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path
     )
     ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    # The key goes to a new file created 0600 and is renamed over any old one: O_CREAT's mode applies only to a new
+    # file, so writing over an existing world-readable key would have kept it world-readable.
+    tmp = key_path.with_name(f".{key_path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
             )
-        )
+        os.replace(tmp, key_path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return ca_path, cert_path, key_path

@@ -321,3 +321,26 @@ def test_a_tampered_spec_fails_the_review_gate(run, project):
     _edit(project / "specs/dev/deployment.yml", "instance_count: 1", "instance_count: 9")
     r = run("render", "--all", "--check", target=None)
     assert r.code == EXIT_INVALID and "+instance_count: 1" in r.out and "specs/dev/deployment.yml" in r.err
+
+
+def test_the_emulators_tls_key_is_private_even_over_a_world_readable_one(tmp_path):
+    import stat as st
+
+    from generator.emulator import Emulator
+
+    state = tmp_path / "state"
+    with Emulator(state_dir=state):
+        pass
+    keys = [p for p in state.rglob("*.key")]
+    assert keys
+    for key in keys:
+        key.chmod(0o644)  # a key left world-readable by an older version or by hand
+        key.write_text("stale")
+    (state / "ca.pem").unlink(missing_ok=True)
+    for p in state.rglob("*.pem"):
+        p.unlink()  # no certificates: the emulator makes new ones and a new key
+    with Emulator(state_dir=state):
+        pass
+    for key in state.rglob("*.key"):
+        assert st.S_IMODE(key.stat().st_mode) == 0o600, key
+        assert key.read_text() != "stale"
