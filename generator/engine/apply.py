@@ -270,6 +270,7 @@ class Applier:
         t0 = last_t = time.monotonic()
         last = ""
         spent: dict[str, float] = {}
+        steps = StepWatch(self.ws, name, self.rep)
         try:
             while True:
                 status = str(planmod.plain(live.status))
@@ -282,6 +283,7 @@ class Applier:
                     self.rep.line(f"  warning: job {name} is {status}; it can recover, waiting "
                                   f"(up to the job timeout{f' of {self.job_timeout:.0f}s' if self.job_timeout else ''})")
                 last = status
+                steps.poll(status)
                 if status in TERMINAL_JOB:
                     return status, spent
                 if self.stop.is_set():
@@ -332,6 +334,38 @@ class Applier:
             if step.action == "skipped":
                 self.rep.line(f"- {step.kind} {step.name}: not applied ({step.detail})")
         return result
+
+
+class StepWatch:
+    """The pipeline's child steps (model import, preprocess, fine-tune, ...) as ``jobs.stream`` shows them: a line
+    per step whose status changed, read at most every few seconds while the job runs."""
+
+    EVERY = 5.0
+
+    def __init__(self, ws: Workspace, job: str, reporter: Reporter) -> None:
+        self.ws, self.job, self.rep = ws, job, reporter
+        self.seen: dict[str, str] = {}
+        self.next = 0.0
+        self.broken = False
+
+    def poll(self, status: str) -> None:
+        now = time.monotonic()
+        final = status in TERMINAL_JOB
+        if self.broken or (now < self.next and not final) or status in ("NotStarted", "Queued", "Preparing"):
+            return
+        self.next = now + (0.5 if self.ws.target.is_local else self.EVERY)
+        from .runs import list_steps
+
+        try:
+            steps = list_steps(self.ws, self.job)
+        except AzureError as exc:  # the steps are progress only: say so once, keep waiting for the job
+            self.broken = True
+            self.rep.line(f"  job {self.job}: its steps cannot be listed ({exc.message}); waiting for the job")
+            return
+        for step in steps:
+            if self.seen.get(step.name) != step.status:
+                self.seen[step.name] = step.status
+                self.rep.line(f"    step {step.name}: {step.status}")
 
 
 def _job_ref(name: str) -> Any:

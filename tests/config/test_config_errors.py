@@ -37,6 +37,13 @@ CASES = {
     "finetune below min": ("finetune:\n  per_device_train_batch_size: 0\n", r"finetune\.per_device_train_batch_size: must be >= 1"),
     "managed input": ("finetune:\n  compute_finetune: other\n", r"finetune\.compute_finetune: 'compute_finetune' is set by amlgen from compute"),
     "min above max": ("compute:\n  min_instances: 3\n", r"infra/environments/dev\.yml:\d+: compute: min_instances \(3\) exceeds max_instances \(1\)"),
+    "retired sku": ("compute:\n  size: Standard_NC24s_v3\n", r"infra/environments/dev\.yml:\d+: compute\.size: VM size 'Standard_NC24s_v3' is retired"),
+    "not in the locked allow-list": ("deployment:\n  instance_type: Standard_NC4as_T4_v3\n",
+                                     r"infra/environments/dev\.yml:\d+: deployment\.instance_type: 'Standard_NC4as_T4_v3' is not in "
+                                     r"Phi-3-mini-4k-instruct 14's inference_compute_allow_list \(.*infra/lock\.yml:\d+\)"),
+    "below the minimum SKU": ("deployment:\n  instance_type: Standard_NC4as_T4_v3\n  allow_list_exception: cheaper for dev\n",
+                              r"deployment\.instance_type: 'Standard_NC4as_T4_v3' is below Phi-3-mini-4k-instruct 14's "
+                              r"minimum inference SKU \(vCPUs 4 < 6, memory GB 28 < 112\)"),
     "unknown sku": ("compute:\n  size: Standard_NC24ads_A100_v5\n",
                     r"compute\.size: unknown VM size 'Standard_NC24ads_A100_v5'"),
     "data split not prepared": ("data:\n  test_split: test_other\n", r"data: test_split 'test_other' is not one of the prepared splits"),

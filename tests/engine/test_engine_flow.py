@@ -19,6 +19,8 @@ def test_full_flow(run, emu, ml, project):
     r = run("apply", "--env", "dev")
     assert r.code == 0, r.text
     assert "Apply complete" in r.out
+    # the pipeline's child steps, as jobs.stream shows them (the published component's steps)
+    assert "step chat_completion_finetune: Completed" in r.out and "step chat_completion_model_import:" in r.out
     assert ml.online_endpoints.get(EP).traffic == {DEP: 100}
     assert ml.models.get(*model_ref(project)) is not None
 

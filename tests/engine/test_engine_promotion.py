@@ -48,8 +48,8 @@ def staged(project, run):
 
 
 @pytest.fixture
-def prod_ml(emu):
-    """An MLClient on prod's workspace of the emulator (for assertions only)."""
+def prod_ml(emu, ml):
+    """An MLClient on prod's workspace of the emulator (for assertions only; `ml` prepares the process)."""
     from azure.ai.ml import MLClient
 
     from generator.config import load_environment
@@ -195,3 +195,67 @@ def test_a_registry_the_target_region_cannot_use_is_refused_offline(run, emu, pr
     r = run("promote", "--from", "dev", "--to", "prod")
     assert r.code == 1 and "registry 'amlgen-models' is not replicated to swedencentral" in r.err
     assert emu.write_calls() == 0
+
+
+def _two_versions(run, project):
+    """prod serving v1, v2 promoted and deployed next to it but without traffic yet; (v1, v2)."""
+    _train_and_promote(run, project)
+    assert run("apply", "--env", "prod", "--yes").code == 0
+    v1 = _prod_deployment(project)
+    _append(project / "infra/environments/dev.yml", "\nfinetune:\n  lora_r: 24\n")
+    assert run("render", "--env", "dev", target=None).code == 0
+    _train_and_promote(run, project)
+    return v1, _prod_deployment(project)
+
+
+def _route(prod_ml, traffic, mirror=None):
+    endpoint = prod_ml.online_endpoints.get(PROD_EP)
+    endpoint.traffic, endpoint.mirror_traffic = traffic, mirror or {}
+    prod_ml.online_endpoints.begin_create_or_update(endpoint).result()
+
+
+def test_an_interrupted_rollout_continues_from_the_live_traffic(run, emu, prod_ml, staged):
+    v1, v2 = _two_versions(run, staged)
+    # the previous apply was interrupted after step 2: v2 deployed and taking 10 %
+    from azure.ai.ml import load_online_deployment
+
+    prod_ml.online_deployments.begin_create_or_update(
+        load_online_deployment(str(staged / "specs/prod/deployment.yml"))).result()
+    _route(prod_ml, {v1: 90, v2: 10})
+    r = run("apply", "--env", "prod", "--yes")
+    assert r.code == 0, r.text
+    assert f"continuing the rollout to {v2} at step 3" in r.out and "step 1:" not in r.out
+    assert {k: v for k, v in prod_ml.online_endpoints.get(PROD_EP).traffic.items() if v} == {v2: 100}
+
+
+def test_a_resumed_rollout_never_routes_to_an_unhealthy_deployment(run, emu, prod_ml, staged):
+    v1, v2 = _two_versions(run, staged)
+    from azure.ai.ml import load_online_deployment
+
+    prod_ml.online_deployments.begin_create_or_update(
+        load_online_deployment(str(staged / "specs/prod/deployment.yml"))).result()
+    _route(prod_ml, {v1: 90, v2: 10})
+    emu.faults.add(rf"/deployments/{v2}/score", "POST", action="fail")  # v2 broke meanwhile
+    r = run("apply", "--env", "prod", "--yes")
+    assert r.code == 1 and f"rollout to {v2} stopped" in r.err, r.text
+    assert {k: v for k, v in prod_ml.online_endpoints.get(PROD_EP).traffic.items() if v} == {v1: 100}
+
+
+def test_two_promotions_do_not_race(run, emu, project):
+    import subprocess
+    import sys
+
+    assert run("apply", "--env", "dev").code == 0
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import time; from pathlib import Path; from generator.locks import hold\n"
+                               f"with hold(Path({str(project)!r}), 'promote', 'promotion'):\n"
+                               "    print('held', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = (project / "infra/environments/prod.yml").read_text()
+        r = run("promote", "--from", "dev", "--to", "prod")
+        assert r.code == 1 and "another promotion is running (pid" in r.err, r.text
+        assert (project / "infra/environments/prod.yml").read_text() == before
+    finally:
+        holder.kill()
+        holder.wait()

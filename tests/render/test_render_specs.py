@@ -176,3 +176,25 @@ def test_pure_render_has_no_side_effects(project):
     second = render_environment(env, templates)
     assert first == second
     assert tree_digest(project) == before
+
+
+def test_a_template_rendering_broken_yaml_is_refused_before_any_write(project, capsys):
+    path = project / "templates/endpoint.yml.j2"
+    path.write_text(path.read_text().replace("auth_mode: [[ endpoint.auth_mode | y ]]", "auth_mode: [[ endpoint.auth_mode | y ]]: x"))
+    append(project / "infra/environments/dev.yml", "finetune:\n  lora_r: 16\n")  # something to write
+    before = tree_digest(project / "specs")
+    code, out, err = run_cli(capsys, "render", "--all", "-C", str(project))
+    assert code == 1
+    assert re.match(r"error: templates/endpoint\.yml\.j2: renders invalid YAML into specs/dev/endpoint\.yml: ", err), err
+    assert tree_digest(project / "specs") == before
+
+
+def test_a_template_the_sdk_refuses_is_refused_before_any_write(project, capsys):
+    path = project / "templates/compute.yml.j2"
+    path.write_text(path.read_text().replace("type: amlcompute", "type: amlcompute\nmax_instancez: 3"))
+    before = tree_digest(project / "specs")
+    append(project / "infra/environments/dev.yml", "compute:\n  max_instances: 2\n")
+    code, out, err = run_cli(capsys, "render", "--all", "-C", str(project))
+    assert code == 1 and "render produced a spec azure-ai-ml refuses" in err and "max_instancez" in err, err
+    assert "fix templates/compute.yml.j2" in err
+    assert tree_digest(project / "specs") == before
