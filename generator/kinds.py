@@ -67,6 +67,9 @@ class Kind:
     ignore: frozenset[str] = frozenset()  # fields the service derives or another kind manages
     replace_on: frozenset[str] = frozenset()  # fields the service refuses to change in place
     keys: tuple[str, ...] = ()  # the values {key} takes in ``file`` (e.g. data roles); () for one file
+    # billed by the hour: (size field, low-count field, high-count field, default low, default high); plan's costs
+    billed: tuple[str, str, str, int, int] | None = None
+    endpoint_part: bool = False  # lives and dies with the online endpoint (expiry, reap)
 
     @property
     def schema_url(self) -> str:
@@ -122,6 +125,7 @@ KINDS: tuple[Kind, ...] = (
         instances=_compute,
         compare={"size": casefold},  # the service answers vmSize upper-cased (STANDARD_NC24ADS_A100_V4)
         replace_on=frozenset({"size", "tier"}),  # vmSize and vmPriority cannot change on an existing cluster
+        billed=("size", "min_instances", "max_instances", 0, 1),  # idle at min nodes, scaled out at max
     ),
     Kind(
         "data", "data.yml.j2", "data-{key}.yml", "data.schema.json", "load_data", (),
@@ -149,6 +153,7 @@ KINDS: tuple[Kind, ...] = (
         delete=lambda ml, r: ml.online_endpoints.begin_delete(name=r.name).result(),
         instances=_endpoint,
         ignore=frozenset({"traffic", "mirror_traffic"}),  # routed by the traffic kind, after the deployment
+        endpoint_part=True,
     ),
     Kind(
         "deployment", "deployment.yml.j2", "deployment.yml", "managedOnlineDeployment.schema.json",
@@ -158,13 +163,15 @@ KINDS: tuple[Kind, ...] = (
         delete=lambda ml, r: ml.online_deployments.begin_delete(name=r.name, endpoint_name=r.endpoint).result(),
         instances=_deployment,
         compare={"instance_type": casefold},
+        billed=("instance_type", "instance_count", "instance_count", 1, 1),  # its instances, always on
+        endpoint_part=True,
     ),
     Kind(
         "traffic", "endpoint.yml.j2", "endpoint-traffic.yml", "managedOnlineEndpoint.schema.json",
         "load_online_endpoint", ("deployment",),
         get=lambda ml, r: ml.online_endpoints.get(r.name),
         put=lambda ml, e: ml.online_endpoints.begin_create_or_update(e).result(),
-        instances=_traffic, action="traffic update", routing=True,
+        instances=_traffic, action="traffic update", routing=True, endpoint_part=True,
     ),
 )
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}

@@ -18,14 +18,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..catalog import sku_catalog
+from ..kinds import KINDS
 from ..pricing import HOURS_PER_MONTH, PriceTable, staleness_warning
 from .plan import CREATE, REPLACE, Plan, PlanItem
 
-# kind -> (size field, low-count field, high-count field, default low, default high)
-PRICED = {
-    "compute": ("size", "min_instances", "max_instances", 0, 1),
-    "deployment": ("instance_type", "instance_count", "instance_count", 1, 1),
-}
+# kind -> (size field, low-count field, high-count field, default low, default high): the kinds table's `billed`
+PRICED = {k.name: k.billed for k in KINDS if k.billed is not None}
 
 
 @dataclass

@@ -24,11 +24,11 @@ from typing import Any
 
 from ..config import Environment
 from ..errors import AmlgenError
-from ..kinds import Ref
+from ..kinds import KINDS, Ref
 from .plan import CREATE, Plan
 
 EXPIRES_TAG = "amlgen-expires-at"
-ENDPOINT_KINDS = ("endpoint", "deployment", "traffic")
+ENDPOINT_KINDS = tuple(k.name for k in KINDS if k.endpoint_part)  # the kinds table's `endpoint_part`
 
 
 class ProtectedEnvironment(AmlgenError):
