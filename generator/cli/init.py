@@ -55,6 +55,8 @@ def init(
     typer.echo(f"Created an amlgen project in {report.root} ({len(report.written)} files).")
     for rel in report.kept:
         typer.echo(f"  kept your {rel} (amlgen's: `amlgen init --diff`)")
+    for note in report.notes:
+        typer.echo(f"  {note}")
     if report.placeholders:
         typer.echo(f"  {len(report.placeholders)} placeholders to fill in: grep -rn 'TODO(amlgen init)' infra/ "
                    "(then `amlgen render --all`)")

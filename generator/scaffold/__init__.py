@@ -72,6 +72,11 @@ class Answers:
         """The repository environment that ``env`` is modelled on: the first on the first, the rest on the last."""
         return self.models.get(env) or MODELS[min(self.envs.index(env), len(MODELS) - 1)]
 
+    def training(self) -> str:
+        """The project's training environment (the first one modelled on the first model, which trains): the
+        ``promotion.source`` of every environment that deploys."""
+        return next((env for env in self.envs if self.model(env) == MODELS[0]), self.envs[0])
+
     def of(self, env: str) -> dict[str, str | None]:
         return {key: self.values.get(env, {}).get(key) for key in envfile.WORKSPACE_KEYS}
 
@@ -145,7 +150,8 @@ def row_files(row: Row, answers: Answers, project: str) -> dict[str, str]:
             model = answers.model(env)
             rel = source.format(model=model)
             out[row.path.format(env=env)] = envfile.environment_text(
-                read_source(rel), rel, model=model, env=env, values=answers.of(env), renames={**renames, model: env})
+                read_source(rel), rel, model=model, env=env, values=answers.of(env), renames={**renames, model: env},
+                source=answers.training())
         return out
     if row.how == "defaults":
         regions = [answers.of(env)["location"] or default_value(answers, env, "location") for env in answers.envs]
@@ -158,8 +164,8 @@ def row_files(row: Row, answers: Answers, project: str) -> dict[str, str]:
     if row.how == "pre-commit":
         return {row.path: pre_commit_config(read_source(source))}
     if row.how == "workflow":
-        if tuple(answers.envs) != DEFAULT_ENVS:
-            return {}  # the workflows name dev and prod (jobs, GitHub environments): docs/gitops.md says how to adapt
+        if not workflows_fit(answers):
+            return {}  # the workflows name dev and prod (jobs, GitHub environments): see notes()
         from .. import __version__
 
         prefix = source.split("*", 1)[0].rsplit("/", 1)[0] + "/"
@@ -175,6 +181,21 @@ def row_files(row: Row, answers: Answers, project: str) -> dict[str, str]:
                                              first_env=answers.envs[0] if answers.envs else DEFAULT_ENVS[0])
         return {row.path: text}
     raise ToolFailure(f"scaffold table: row {row.path} has an unknown source or kind ({row.source}, {row.how})")
+
+
+def workflows_fit(answers: Answers) -> bool:
+    """The GitOps workflows name the environments dev and prod (their jobs, GitHub environments and promotion):
+    they come with a project whose environments are exactly those."""
+    return tuple(answers.envs) == DEFAULT_ENVS
+
+
+def notes(answers: Answers) -> list[str]:
+    """What init leaves out for these answers, one line each (printed by ``amlgen init``)."""
+    out = []
+    if not workflows_fit(answers) and any(row.how == "workflow" for row in ROWS):
+        out.append(f"no GitOps workflows (.github/workflows/amlgen-*.yml): they name the environments "
+                   f"{' and '.join(DEFAULT_ENVS)}; docs/gitops.md describes them and what another environment needs")
+    return out
 
 
 def build(answers: Answers, project: str) -> dict[str, str]:

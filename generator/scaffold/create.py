@@ -26,7 +26,7 @@ from pathlib import Path
 from .. import __version__, interrupts
 from ..errors import AmlgenError
 from ..paths import ENVIRONMENTS_DIR, INFRA_DIR, inside
-from . import Answers, build, envfile, rows_by_path
+from . import Answers, build, envfile, notes, rows_by_path
 from .table import PLACEHOLDER_MARK, RECORD
 
 
@@ -40,6 +40,7 @@ class InitReport:
     written: list[str] = field(default_factory=list)  # every file init created, relative to root
     kept: list[str] = field(default_factory=list)  # the team's own files init left as they were
     placeholders: list[str] = field(default_factory=list)  # "file:line" of each line to fill in
+    notes: list[str] = field(default_factory=list)  # what init left out for these answers (scaffold.notes)
 
 
 def fingerprint(path: str, text: str) -> str:
@@ -199,7 +200,7 @@ def create(target: Path, answers: Answers, *, existing: bool = False) -> InitRep
     finally:
         if staged is not None and staged.exists():
             shutil.rmtree(staged, ignore_errors=True)
-    report = InitReport(target, sorted(set(written)), kept)
+    report = InitReport(target, sorted(set(written)), kept, notes=notes(answers))
     for rel in sorted(r for r in write if r.startswith(f"{INFRA_DIR}/")):
         for number, line in enumerate(write[rel].splitlines(), 1):
             if PLACEHOLDER_MARK in line and not line.lstrip().startswith("#"):

@@ -13,15 +13,19 @@ Each ``Row`` is one file, or one folder of files, of a new project and says wher
 - ``copy``: verbatim (``path`` ending in ``/``: the folder receives every file the glob matches, same relative
   layout).
 - ``environment``: one file per new environment, modelled on the repository's environments (``MODELS``): the
-  first new environment on the first model, every further one on the last; init substitutes the workspace
-  coordinates and the environment's name (``generator/scaffold/envfile.py``). The lines holding the user's
-  answers belong to the project: ``init --diff`` never proposes to change them.
+  first new environment on the first model (it trains), every further one on the last (it deploys what the
+  first one trained: its ``promotion.source`` names the first; the model's ``promoted:`` block is dropped); init
+  substitutes the workspace coordinates and the environment's name (``generator/scaffold/envfile.py``). The
+  lines holding the user's answers, and a ``promoted:`` block ``amlgen promote`` appended, belong to the
+  project: ``init --diff`` never proposes to change them.
 - ``defaults``: verbatim but for the promotion registry's ``locations``, set to the environments' regions.
 - ``pre-commit``: ``.pre-commit-config.yaml`` made from amlgen's own ``.pre-commit-hooks.yaml`` (``repo: local``:
   the hooks run the ``amlgen`` on the PATH).
 - ``readme`` / ``text``: an ``own:`` file, ``readme`` with the project's name and environments filled in.
 - ``workflow``: the GitOps workflows, installing the running amlgen's version (``amlgen==X.Y.Z``) instead of the
-  repository itself; only for a project whose environments are dev and prod, the ones they name.
+  repository itself; only for a project whose environments are dev and prod, the ones they name (init says so
+  otherwise). The ``AMLGEN_INSTALL`` line is the project's (``init --diff`` keeps the team's value) unless it is
+  init's own ``amlgen==X`` pin, which ``init --update`` moves with the files.
 
 ``side`` marks files a team's existing repository usually has already (README, .gitignore, pre-commit, CI):
 ``amlgen init --existing`` keeps the team's own there instead of refusing.
@@ -51,7 +55,7 @@ PLACEHOLDER_MARK = "TODO(amlgen init)"  # on every line whose value the user mus
 class Row(NamedTuple):
     path: str  # in the new project; "{env}" = one per environment; a trailing "/" = a folder
     source: str  # "repo:<glob relative to the repository>" or "own:<file in generator/scaffold/files/>"
-    how: str  # copy | defaults | environment | pre-commit | readme | text
+    how: str  # copy | defaults | environment | pre-commit | readme | text | workflow
     side: bool = False  # kept as the team's own by `init --existing` when it exists already
 
 

@@ -2,8 +2,10 @@
 
 A project's scaffold files (``table.ROWS``: templates, defaults, environments, Bicep, side files) belong to the
 team. ``diff`` rebuilds what the installed amlgen's scaffold would give this project (its environments, with
-their own workspace values) and compares it, file by file, with the project's files and with the record
-``infra/scaffold.yml`` (a fingerprint of each file as amlgen last wrote it):
+their own workspace values and the models ``amlgen promote`` recorded in them; its workflows with what they
+install, unless that is init's own ``amlgen==X`` pin: ``envfile.carry_answer_lines``) and compares it, file by
+file, with the project's files and with the record ``infra/scaffold.yml`` (a fingerprint of each file as amlgen
+last wrote it):
 
 =================  ======================================================================================
 ``same``           the project's file is amlgen's

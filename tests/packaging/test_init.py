@@ -17,14 +17,19 @@ KEYS = ("subscription_id", "resource_group", "name", "location")
 GUID = "11111111-2222-3333-4444-555555555555"
 
 
+TRAINS = {"compute.yml", "pipeline-job.yml", "model.yml", "endpoint.yml", "deployment.yml", "endpoint-traffic.yml"}
+DEPLOYS = {"endpoint.yml"}  # a deploying environment before its first promotion: the endpoint only
+
+
 def expected_paths(envs: list[str]) -> set[str]:
-    """What init writes, from the scaffold's own table (rows) plus the rendered folders and the record."""
+    """What init writes, from the scaffold's own table (rows) plus the rendered folders and the record: the first
+    environment trains (modelled on dev), the others deploy (modelled on prod) and have promoted nothing yet."""
     from generator.scaffold import Answers, build
 
-    specs = {"compute.yml", "pipeline-job.yml", "model.yml", "endpoint.yml", "deployment.yml", "endpoint-traffic.yml"}
     params = {"main.parameters.json", "deploy.sh", "README.md"}
     out = set(build(Answers(envs=envs), "proj")) | {"infra/scaffold.yml"}
-    out |= {f"specs/{e}/{n}" for e in envs for n in specs} | {f"infra/params/{e}/{n}" for e in envs for n in params}
+    out |= {f"specs/{e}/{n}" for i, e in enumerate(envs) for n in (DEPLOYS if i else TRAINS)}
+    out |= {f"infra/params/{e}/{n}" for e in envs for n in params}
     return out
 
 
@@ -50,9 +55,11 @@ def test_without_answers_every_placeholder_is_marked_and_the_project_works(amlge
         assert lines["subscription_id"].startswith("  subscription_id: 00000000-0000-0000-0000-000000000000")
         assert f"rg-amlgen-{env}" in lines["resource_group"] and f"mlw-amlgen-{env}" in lines["name"]
     assert "8 placeholders to fill in" in r.out and "Next: cd proj && amlgen up --env dev --target local" in r.out
+    assert "GitOps" not in r.out and {f".github/workflows/amlgen-{n}.yml" for n in ("pr", "apply", "drift", "promote")} \
+        <= set(files_of(root))
     assert amlgen("render", "--all", "--check", "-C", str(root)).code == 0
     v = amlgen("validate", "--all", "-C", str(root))
-    assert v.code == 0 and "ok: 12 specs valid" in v.out, v.text
+    assert v.code == 0 and "ok: 7 specs valid" in v.out, v.text
     d = amlgen("init", "--diff", str(root))
     assert d.code == 0 and d.out.splitlines()[-1] == f"scaffold: {len(build_files())} same", d.out
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "a temporary folder was left behind"
@@ -69,16 +76,38 @@ def test_answers_from_options_fill_the_environments(amlgen, tmp_path):
                                for e in ("stage", "live", "qa"))
     from generator.config import load_all
 
-    envs = {e.name: e.config for e in load_all(root)}
+    loaded = {e.name: e for e in load_all(root)}
+    envs = {name: e.config for name, e in loaded.items()}
     assert envs["live"].workspace.model_dump() == {"subscription_id": GUID, "resource_group": "rg-ml-live",
                                                    "name": "mlw-ml-live", "location": "swedencentral"}
     assert envs["qa"].workspace.location == "westeurope" and envs["qa"].workspace.name == "mlw-ml-qa"
-    # the first environment is modelled on dev, the others on prod; each names itself in its tags
+    # the first environment is modelled on dev (it trains), the others on prod: they deploy what the first one
+    # trained, once promoted; each names itself in its tags
     assert not envs["stage"].environment.protected and envs["live"].environment.protected
-    assert envs["qa"].environment.protected and envs["qa"].compute.name == envs["live"].compute.name
+    assert loaded["stage"].trains and envs["stage"].promotion is None
+    for name in ("live", "qa"):
+        cfg = envs[name]
+        assert cfg.environment.protected and not loaded[name].trains, name
+        assert cfg.promotion.source == "stage" and cfg.promoted is None, name
     assert {n: c.tags["environment"] for n, c in envs.items()} == {"stage": "stage", "live": "live", "qa": "qa"}
     assert amlgen("render", "--all", "--check", "-C", str(root)).code == 0
     assert "placeholders" not in r.out
+    # the GitOps workflows name dev and prod: not written here, and init says so in one line
+    notes = [line for line in r.out.splitlines() if "GitOps" in line]
+    assert len(notes) == 1 and ".github/workflows/" in notes[0] and "docs/gitops.md" in notes[0], r.out
+    assert not (root / ".github").exists() and (root / "docs/gitops.md").is_file()
+
+
+def test_the_scaffolded_lock_is_what_amlgen_lock_resolves(amlgen, tmp_path):
+    """infra/lock.yml comes with the scaffold; `amlgen lock` in the new project (the registry facts of the local
+    target) resolves exactly it."""
+    assert amlgen("init", "proj", "--no-input").code == 0
+    lock = tmp_path / "proj/infra/lock.yml"
+    before = lock.read_bytes()
+    r = amlgen("lock", "--target", "local", "-C", str(tmp_path / "proj"))
+    assert r.code == 0 and "unchanged: infra/lock.yml" in r.out, r.text
+    assert lock.read_bytes() == before
+    assert amlgen("lock", "--check", "--target", "local", "-C", str(tmp_path / "proj")).code == 0
 
 
 def test_an_existing_empty_folder_is_filled_in_place(amlgen, tmp_path, monkeypatch):

@@ -149,3 +149,56 @@ def test_a_broken_record_or_environment_is_a_one_line_error(amlgen, proj):
     record.unlink()
     (proj / "infra/environments/dev.yml").write_text("workspace: [unclosed\n")
     one_line_error(amlgen("init", "--diff", str(proj)), 1, r"infra/environments/dev\.yml:\d+: malformed YAML")
+
+
+def test_a_promotion_is_the_projects_not_an_edit(amlgen, proj):
+    """`amlgen promote` appends a promoted: block to a deploying environment's file: `--diff` calls the file the
+    same, and `--update` takes amlgen's newer version of it with the promotion kept."""
+    from generator.engine.promote import record
+
+    prod = proj / "infra/environments/prod.yml"
+    scaffolded = prod.read_text()
+    record(proj, "prod", {"registry": "amlgen-models", "name": "phi3-chat-ft", "version": "3", "source_env": "dev",
+                          "source_job": "amlgen-dev-ft-0a1b2c", "metrics": {"train_loss": 0.41}, "date": "2025-05-01"})
+    promoted = prod.read_text()
+    block = promoted[len(scaffolded):]
+    assert promoted.startswith(scaffolded) and "promoted:" in block
+    assert amlgen("render", "--all", "-C", str(proj)).code == 0
+    assert (proj / "specs/prod/deployment.yml").is_file()  # prod now deploys the promoted model
+    assert statuses(amlgen("init", "--diff", str(proj)).out)["infra/environments/prod.yml"] == "same"
+
+    older = scaffolded.replace("  instance_count: 2\n", "  instance_count: 1\n")  # what an older amlgen wrote
+    assert older != scaffolded
+    prod.write_text(older + block)
+    set_record(proj, "infra/environments/prod.yml", older)
+    assert statuses(amlgen("init", "--diff", str(proj)).out)["infra/environments/prod.yml"] == "amlgen changed"
+    assert amlgen("init", "--update", str(proj)).code == 0
+    assert prod.read_text() == promoted
+
+    # a block the team moved is part of its edits (nothing of amlgen's to take, nothing lost)
+    moved = block.lstrip("\n") + "\n" + scaffolded
+    prod.write_text(moved)
+    assert statuses(amlgen("init", "--diff", str(proj)).out)["infra/environments/prod.yml"] == "edited here"
+    assert amlgen("init", "--update", str(proj)).code == 0 and prod.read_text() == moved
+
+
+def test_what_the_workflows_install_is_the_projects_but_amlgens_own_pin(amlgen, proj):
+    """init pins the workflows to the amlgen that made them (`amlgen==X`): `--update` moves that pin with the
+    files; any other install (the team's fork, a private index) is the team's answer, like a workspace name."""
+    from generator import __version__
+
+    pin = f'AMLGEN_INSTALL: "amlgen=={__version__}"'
+    flows = sorted((proj / ".github/workflows").glob("amlgen-*.yml"))
+    assert len(flows) == 4 and all(f.read_text().count(pin) == 1 for f in flows)
+    pr, apply_, drift = (proj / f".github/workflows/amlgen-{n}.yml" for n in ("pr", "apply", "drift"))
+    pr.write_text(pr.read_text().replace(pin, 'AMLGEN_INSTALL: "git+https://github.com/our-org/amlgen@4f2a9c1"'))
+    older = apply_.read_text().replace(pin, 'AMLGEN_INSTALL: "amlgen==0.0.1"')  # init of an older amlgen wrote it
+    apply_.write_text(older)
+    drift.write_text(drift.read_text() + "jobs: [not, closed\n")  # no longer YAML: compared as text
+    got = statuses(amlgen("init", "--diff", str(proj)).out)
+    assert got[".github/workflows/amlgen-pr.yml"] == "same", got
+    assert got[".github/workflows/amlgen-apply.yml"] == "amlgen changed", got
+    assert got[".github/workflows/amlgen-drift.yml"] == "edited here", got
+    u = amlgen("init", "--update", str(proj))
+    assert u.code == 0 and "updated 1 file(s): .github/workflows/amlgen-apply.yml" in u.out, u.text
+    assert apply_.read_text().count(pin) == 1 and "our-org/amlgen@4f2a9c1" in pr.read_text()

@@ -108,14 +108,18 @@ def test_a_wheel_and_an_empty_folder_give_a_working_project(dist, tmp_path):
     proj = empty / "proj"
     r = run([amlgen, "up", "--env", "dev", "--target", "local"], cwd=proj)
     assert "Summary (dev, local emulator): 6 resources applied" in r.stdout, r.stdout
-    assert "ok: 18 generated files are current (dev, prod)" in run([amlgen, "render", "--all", "--check"], cwd=proj).stdout
-    assert "ok: 12 specs valid" in run([amlgen, "validate", "--all"], cwd=proj).stdout
+    # dev trains (6 specs, 3 parameter files); prod deploys and has promoted nothing yet (its endpoint, 3 parameter files)
+    assert "ok: 13 generated files are current (dev, prod)" in run([amlgen, "render", "--all", "--check"], cwd=proj).stdout
+    assert "ok: 7 specs valid" in run([amlgen, "validate", "--all"], cwd=proj).stdout
+    workflows = sorted((proj / ".github/workflows").glob("amlgen-*.yml"))
+    version = run([amlgen, "--version"], cwd=proj).stdout.split()[-1]
+    assert len(workflows) == 4 and all(f'AMLGEN_INSTALL: "amlgen=={version}"' in w.read_text() for w in workflows)
 
     # the wheel's scaffold is the repository's own files: every one the same, but the repository's own
     copy = tmp_path / "repository"
-    for name in ("infra", "templates", "specs"):
+    for name in ("infra", "templates", "specs", ".github"):
         shutil.copytree(REPO / name, copy / name)
-    for name in ("README.md", ".gitignore", "docs/provisioning.md"):
+    for name in ("README.md", ".gitignore", "docs/provisioning.md", "docs/gitops.md"):
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, copy / name)
     out = run([amlgen, "init", "--diff", str(copy)], cwd=tmp_path).stdout
