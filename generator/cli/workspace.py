@@ -38,7 +38,7 @@ def plan(
 ) -> None:
     """Show what apply would change: create / update / replace (field diff) / no change / job already ran. Read-only."""
     from .. import api
-    from ..engine.plan import format_plan
+    from ..engine.planview import format_plan
 
     style = fmt(format_)
     where, tgt = _where(project, target, workspace_config)
@@ -157,7 +157,7 @@ def up(
     plan, apply, invoke, summary. Never touches specs/ or data/."""
     from .. import api
     from ..engine.apply import Reporter
-    from ..engine.plan import summary_line
+    from ..engine.planview import summary_line
     from ..engine.up import SCRATCH
 
     if target != "local":

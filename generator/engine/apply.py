@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import graphlib
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,52 +30,10 @@ from ..errors import AzureError
 from ..workspace import TERMINAL_JOB, Workspace
 from . import expiry
 from . import plan as planmod
+from .report import Reporter  # noqa: F401  (re-exported: generator.engine.apply.Reporter)
 from .specs import Resource
 
 NOT_FINAL = ("NotResponding", "Paused")  # a job can come back from these: warn and keep waiting
-
-
-class Reporter:
-    """Progress lines: rich on a terminal, plain lines otherwise (thread-safe)."""
-
-    def __init__(self, out: Any = None, tty: bool | None = None) -> None:
-        self.out = out or sys.stdout
-        self.tty = self.out.isatty() if tty is None else tty
-        self._lock = threading.Lock()
-        self._console = None
-        self._status = None
-        if self.tty:
-            from rich.console import Console
-
-            self._console = Console(file=self.out, highlight=False, markup=False)
-
-    def line(self, text: str) -> None:
-        with self._lock:
-            if self._console is not None:
-                self._console.print(text)
-            else:
-                print(text, file=self.out, flush=True)
-
-    def job_progress(self, name: str, status: str, elapsed: float, changed: bool) -> None:
-        """Called on every poll of a running job: a live status on a terminal, a line per change otherwise."""
-        if self._console is not None:
-            with self._lock:
-                text = f"job {name}: {status} ({elapsed:.0f}s)"
-                if self._status is None:
-                    self._status = self._console.status(text)
-                    self._status.start()
-                else:
-                    self._status.update(text)
-            if changed:
-                self.line(f"  job {name}: {status}")
-        elif changed:
-            self.line(f"  job {name}: {status} after {elapsed:.1f}s")
-
-    def job_done(self) -> None:
-        with self._lock:
-            if self._status is not None:
-                self._status.stop()
-                self._status = None
 
 
 @dataclass

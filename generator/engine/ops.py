@@ -12,7 +12,7 @@ from ..config import Environment
 from ..errors import AmlgenError, AzureError, UsageProblem
 from ..kinds import Ref
 from ..workspace import Workspace
-from .apply import Reporter
+from .report import Reporter
 from .specs import Resource
 
 

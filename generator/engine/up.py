@@ -85,7 +85,7 @@ def up(root: Path, env_name: str = "dev", *, reporter: Reporter | None = None, l
     from .. import api
     from ..emulator import Emulator
     from ..emulator.target import LocalTarget
-    from .plan import format_text
+    from .planview import format_text
 
     rep = reporter or Reporter()
     t0 = time.monotonic()
