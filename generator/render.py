@@ -20,6 +20,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import jinja2
@@ -78,6 +79,15 @@ def _defined(value: Any) -> Any:
 
 
 def make_jinja(templates: Mapping[str, str]) -> jinja2.Environment:
+    """The Jinja environment of these template sources, shared by every environment a run renders (each template
+    is compiled once per run, not once per environment)."""
+    return _jinja(tuple(sorted(templates.items())))
+
+
+@lru_cache(maxsize=8)
+def _jinja(sources: tuple[tuple[str, str], ...]) -> jinja2.Environment:
+    templates = dict(sources)
+
     def load(name: str) -> tuple[str, str, Any] | None:
         if name not in templates:
             return None

@@ -6,7 +6,9 @@ so both matter: every error names ``file:line`` and a duplicated key is an error
 
 from __future__ import annotations
 
+import copy
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +79,18 @@ def _compose(text: str, shown: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
     return loader, node
 
 
+# A run reads the same files more than once (infra/defaults.yml and the lock for every environment, a component's
+# interface for its digest and its inputs): a document is parsed once per text and each caller gets its own copy.
+PARSED_CACHE = 64
+
+
 def safe_load(text: str, shown: str) -> Any:
     """``yaml.safe_load`` with the same limits as the configuration loader (alias expansion, encodable text)."""
+    return copy.deepcopy(_safe_load(text, shown))
+
+
+@lru_cache(maxsize=PARSED_CACHE)
+def _safe_load(text: str, shown: str) -> Any:
     loader = None
     try:
         loader, node = _compose(text, shown)
@@ -116,6 +128,12 @@ def read_text(path: Path, shown: str) -> str:
 
 
 def loads_with_origins(text: str, shown: str) -> tuple[Any, Origins]:
+    data, origins = _loads_with_origins(text, shown)
+    return copy.deepcopy(data), dict(origins)
+
+
+@lru_cache(maxsize=PARSED_CACHE)
+def _loads_with_origins(text: str, shown: str) -> tuple[Any, Origins]:
     loader = None
     try:
         loader, node = _compose(text, shown)
@@ -181,12 +199,18 @@ def scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float, str)):
-        text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
-        text = text.removesuffix("\n").removesuffix("\n...").removesuffix("...").rstrip("\n")
-        if yaml.safe_load(text) != value or type(yaml.safe_load(text)) is not type(value):
-            raise ValueError(f"cannot represent {value!r} as a YAML scalar")
-        return text
+        # keyed by type and, for floats, the exact bits: 0.0 and -0.0 (equal, same hash) are written differently
+        return _scalar(type(value), value.hex() if isinstance(value, float) else value, value)
     raise TypeError(f"not a scalar: {value!r}")
+
+
+@lru_cache(maxsize=4096)  # a render writes the same few dozen values many times; each costs a dump and two loads
+def _scalar(kind: type, key: Any, value: int | float | str) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
+    text = text.removesuffix("\n").removesuffix("\n...").removesuffix("...").rstrip("\n")
+    if yaml.safe_load(text) != value or type(yaml.safe_load(text)) is not type(value):
+        raise ValueError(f"cannot represent {value!r} as a YAML scalar")
+    return text
 
 
 def flow(value: Any) -> str:
