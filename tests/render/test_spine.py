@@ -98,3 +98,31 @@ def test_a_failing_check_imports_no_azure_module_either(project, capsys):
     assert "lora_r: 16" in proc.stdout  # the diff was shown
     code, out, err = run_cli(capsys, "render", "--all", "--check", "-C", str(project))
     assert code == 1 and "lora_r" in out
+
+
+def test_shipped_yaml_reads_the_same_with_either_parser():
+    """``yamlutil.load_shipped`` may use libyaml's parser for the files amlgen ships: hold it to the pure one."""
+    import yaml
+
+    from generator.catalog import CATALOG_DIR
+
+    files = sorted(p for p in CATALOG_DIR.rglob("*") if p.suffix in (".yaml", ".yml"))
+    assert any(p.name == "skus.yaml" for p in files) and any("components" in p.parts for p in files)
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        pure = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506
+        assert yamlutil.load_shipped(text, str(path)) == pure, path
+        if getattr(yaml, "CSafeLoader", None) is not None:
+            assert yaml.load(text, Loader=yaml.CSafeLoader) == pure, path  # noqa: S506
+
+
+def test_a_projects_own_interface_is_read_as_a_user_file(project):
+    """A project's interface is the user's file: the guarded parser's one-line error, not libyaml's."""
+    from generator.catalog import PROJECT_COMPONENTS_DIR, read_interface
+
+    path = project / PROJECT_COMPONENTS_DIR / "chat_completion_pipeline" / "9.9.9.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text("inputs:\n  a: {type: string}\n\tb: 1\n", encoding="utf-8")  # a tab: libyaml accepts more
+    with pytest.raises(Exception, match="malformed YAML") as info:
+        read_interface(path)
+    assert str(path) in str(info.value)
