@@ -13,7 +13,7 @@ import typer
 from generator import yamlutil
 from generator.cli.app import app, command
 
-from support import append, run_cli
+from support import REPO, append, run_cli
 
 PARAM_FIELDS = ("name", "opts", "secondary_opts", "required", "nargs", "multiple", "default", "is_flag", "is_eager",
                 "expose_value", "envvar", "hidden", "help", "metavar", "count", "show_default")
@@ -126,3 +126,21 @@ def test_a_projects_own_interface_is_read_as_a_user_file(project):
     with pytest.raises(Exception, match="malformed YAML") as info:
         read_interface(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("setting", [None, "logfire"])
+def test_building_the_config_models_leaves_the_environment_as_it_was(setting):
+    """The config models are built without pydantic plugins; the user's PYDANTIC_DISABLE_PLUGINS is put back."""
+    code = (
+        "import os, sys\n"
+        f"if {setting!r} is not None: os.environ['PYDANTIC_DISABLE_PLUGINS'] = {setting!r}\n"
+        "from generator.config import load_all\n"
+        "from generator.settings import EnvConfig\n"
+        "assert not EnvConfig.__pydantic_complete__\n"
+        f"envs = load_all(__import__('pathlib').Path({str(REPO)!r}))\n"
+        "assert EnvConfig.__pydantic_complete__ and [e.name for e in envs] == ['dev', 'prod']\n"
+        "print(os.environ.get('PYDANTIC_DISABLE_PLUGINS'))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(setting)
