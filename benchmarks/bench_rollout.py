@@ -109,9 +109,10 @@ def main() -> int:
             result = api.apply(tmp, "prod", target=target, yes=True, reporter=timeline)
             wall = time.monotonic() - t0
             check(result, "apply prod (staged rollout)")
-            updates = sum(1 for r in emu.requests if r.method in ("PUT", "PATCH") and "/onlineendpoints/" in r.path.lower()
-                          and "/deployments/" not in r.path.lower())
-            deletes = sum(1 for r in emu.requests if r.method == "DELETE")
+            paths = [(r.method, r.path.lower()) for r in emu.requests]
+            updates = sum(1 for method, path in paths if method in ("PUT", "PATCH") and "/onlineendpoints/" in path
+                          and "/deployments/" not in path)
+            deletes = sum(1 for method, _ in paths if method == "DELETE")
             floor = LATENCIES["deployment"] + updates * LATENCIES["endpoint_update"] + deletes * LATENCIES["delete"]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -124,7 +125,8 @@ def main() -> int:
     print(f"configured waits                    {waits:6.2f} s ({' + '.join(str(s.wait) for s in rollout.steps)})")
     print(f"overhead (wall - waits)             {wall - waits:6.2f} s; wall / waits = {wall / waits:.2f}x")
     print(f"emulator latency on the path        {floor:6.2f} s (deployment create {LATENCIES['deployment']:g} + "
-          f"{updates} endpoint updates x {LATENCIES['endpoint_update']:g} + {deletes} deletes x {LATENCIES['delete']:g})")
+          f"{updates} endpoint updates x {LATENCIES['endpoint_update']:g} + "
+          f"{deletes} deletes x {LATENCIES['delete']:g})")
     rest = wall - waits - floor
     print(f"the rest (amlgen, SDK, HTTP, checks) {rest:5.2f} s; wall / (waits + emulator latency) = "
           f"{wall / (waits + floor):.3f}x")

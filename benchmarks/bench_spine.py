@@ -82,8 +82,8 @@ def main() -> None:
     ratio = statistics.median(samples[RENDER]) / base
     print(f"render --check / import azure.ai.ml = {ratio:.3f}x (target <= 0.2x): {'ok' if ratio <= 0.2 else 'MISSED'}")
     check = subprocess.run(
-        [sys.executable, "-c", "import sys; from generator.cli import main; main(['render','--all','--check']); "
-         "print(sorted(m for m in sys.modules if m.startswith('azure')))"],
+        [sys.executable, "-c", ("import sys; from generator.cli import main; main(['render','--all','--check']); "
+                                "print(sorted(m for m in sys.modules if m.startswith('azure')))")],
         cwd=ROOT, capture_output=True, text=True, check=True)
     print("azure modules imported by render --check:", check.stdout.strip().splitlines()[-1])
 

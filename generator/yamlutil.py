@@ -121,12 +121,12 @@ def load_shipped(text: str, shown: str) -> Any:
 
 @lru_cache(maxsize=PARSED_CACHE)
 def _load_shipped(text: str, shown: str) -> Any:
-    if _LIBYAML is not None:
-        try:
-            return yaml.load(text, Loader=_LIBYAML)  # noqa: S506  (a safe loader: libyaml's SafeLoader)
-        except Exception:  # noqa: BLE001  (the pure parser below names the problem as for any other file)
-            pass
-    return _safe_load(text, shown)
+    if _LIBYAML is None:
+        return _safe_load(text, shown)
+    try:
+        return yaml.load(text, Loader=_LIBYAML)  # libyaml's SafeLoader
+    except yaml.YAMLError:  # the pure parser names the problem as it does for any other file
+        return _safe_load(text, shown)
 
 
 def read_text(path: Path, shown: str) -> str:
@@ -226,7 +226,7 @@ def scalar(value: Any) -> str:
 
 
 @lru_cache(maxsize=4096)  # a render writes the same few dozen values many times; each costs a dump and two loads
-def _scalar(kind: type, key: Any, value: int | float | str) -> str:
+def _scalar(kind: type, key: Any, value: float | str) -> str:
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
     text = text.removesuffix("\n").removesuffix("\n...").removesuffix("...").rstrip("\n")
     back = yaml.safe_load(text)

@@ -148,7 +148,8 @@ def check_prepared(output_dir: Path, manifest: Mapping[str, Any], files: Iterabl
             raise DataError(f"{path} is not a regular file; {fix}")
         if st.st_size != entry["bytes"]:
             raise DataError(f"{path} is stale: {st.st_size:,} bytes, {MANIFEST} says {entry['bytes']:,}; {fix}")
-    from concurrent.futures import ThreadPoolExecutor  # only here: render --check reads manifests, never hashes
+    # imported here: render --check reads manifests and never hashes files
+    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max(1, min(len(paths), os.cpu_count() or 1)), thread_name_prefix="amlgen-hash") as pool:
         digests = list(pool.map(_sha256_or_error, paths))  # hashlib releases the GIL: files hash in parallel
