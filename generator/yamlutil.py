@@ -225,7 +225,7 @@ def scalar(value: Any) -> str:
     raise TypeError(f"not a scalar: {value!r}")
 
 
-@lru_cache(maxsize=4096)  # a render writes the same few dozen values many times; each costs a dump and two loads
+@lru_cache(maxsize=4096)  # a render writes the same few dozen values many times; each costs a dump and a load
 def _scalar(kind: type, key: Any, value: float | str) -> str:
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
     text = text.removesuffix("\n").removesuffix("\n...").removesuffix("...").rstrip("\n")
