@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import datetime as dt
 
-from .catalog import find_sku, in_allow_list, interface_path, load_interface, sku_problem
+from .catalog import find_sku, in_allow_list, interface_path, load_interface, read_interface, sku_problem
 from .errors import ConfigError
 from .finetune import check_user_params
 from .lock import LOCK_FILE, LockedModel, interface_digest, requested
@@ -100,13 +100,11 @@ def locked_component(env: Environment, root: Path | None) -> None:
         raise ConfigError(f"{LOCK_FILE} does not pin {comp.registry}/{comp.name} {requested(comp)}; run `amlgen lock` "
                           "and commit the lock with this change", where=env.where("component"))
     env.component_version = entry.version
-    import yaml
-
     path = interface_path(comp.name, entry.version, root)
     if not path.is_file():
         raise ConfigError(f"no interface for component {comp.name} {entry.version} in the catalog; add it with "
                           "`amlgen catalog import-component SPEC`", where=env.where("component"))
-    digest = interface_digest(yaml.safe_load(path.read_text(encoding="utf-8")))
+    digest = interface_digest(read_interface(path))
     if digest != entry.interface_sha256:
         raise ConfigError(f"the catalog's interface of {comp.name} {entry.version} is not the one locked "
                           f"({entry.where}); run `amlgen lock` after reviewing `amlgen catalog diff`",

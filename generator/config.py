@@ -148,7 +148,7 @@ def _load_one(root: Path, name: str, *, checked: bool = True) -> Environment:
     origins: Origins = {}
     merged = _merge(base, over, base_origins, over_origins, (), origins)
     try:
-        config = EnvConfig.model_validate(merged)
+        config = _validated(merged)
     except ValidationError as exc:
         raise _config_error(exc, origins, env_rel) from None
     env = Environment(name=name, config=config, files=files, origins=origins, raw=merged)
@@ -158,6 +158,25 @@ def _load_one(root: Path, name: str, *, checked: bool = True) -> Environment:
 
         check_environment(env, root)
     return env
+
+
+def _validated(data: Any) -> EnvConfig:
+    """``EnvConfig.model_validate``. The first call builds the models' validators (``defer_build``), and pydantic
+    then searches every installed distribution's entry points for plugins (a thirtieth of a ``render --check``):
+    amlgen's configuration models are built without them, as typer builds its parameters' validators."""
+    if EnvConfig.__pydantic_complete__:
+        return EnvConfig.model_validate(data)
+    import os
+
+    before = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "1"
+    try:
+        return EnvConfig.model_validate(data)
+    finally:
+        if before is None:
+            os.environ.pop("PYDANTIC_DISABLE_PLUGINS", None)
+        else:
+            os.environ["PYDANTIC_DISABLE_PLUGINS"] = before
 
 
 def raw_environments(root: Path) -> list[Environment]:

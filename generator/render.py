@@ -20,6 +20,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import jinja2
@@ -78,6 +79,15 @@ def _defined(value: Any) -> Any:
 
 
 def make_jinja(templates: Mapping[str, str]) -> jinja2.Environment:
+    """The Jinja environment of these template sources, shared by every environment a run renders (each template
+    is compiled once per run, not once per environment)."""
+    return _jinja(tuple(sorted(templates.items())))
+
+
+@lru_cache(maxsize=8)
+def _jinja(sources: tuple[tuple[str, str], ...]) -> jinja2.Environment:
+    templates = dict(sources)
+
     def load(name: str) -> tuple[str, str, Any] | None:
         if name not in templates:
             return None
@@ -236,8 +246,9 @@ def build_context(env: Environment, data: DataInfo, interface: ComponentInterfac
         job, changes = _job_context(env, data, interface)
     model_name = cfg.model.name or f"{fm.name}-ultrachat-200k".replace("/", "-").replace(".", "-")
     dep = cfg.deployment
-    probe = {k: v for k, v in dep.liveness_probe.model_dump().items() if v is not None}
-    readiness = {k: v for k, v in dep.readiness_probe.model_dump().items() if v is not None} if dep.readiness_probe else None
+    # dict(probe): the fields' values (plain numbers), what model_dump gives, without building a serializer
+    probe = {k: v for k, v in dict(dep.liveness_probe).items() if v is not None}
+    readiness = {k: v for k, v in dict(dep.readiness_probe).items() if v is not None} if dep.readiness_probe else None
     request_settings: dict[str, Any] = {"request_timeout_ms": dep.request_timeout_ms}
     if dep.max_concurrent_requests_per_instance is not None:
         request_settings["max_concurrent_requests_per_instance"] = dep.max_concurrent_requests_per_instance

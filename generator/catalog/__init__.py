@@ -149,9 +149,7 @@ def _load_interface(path: Path, name: str, version: str, root: str | None) -> Co
             + (f" (known versions: {', '.join(known)})" if known else "")
             + "; add it with 'amlgen catalog import-component SPEC'"
         )
-    from ..yamlutil import safe_load
-
-    data = safe_load(path.read_text(encoding="utf-8"), str(path))
+    data = read_interface(path)
     inputs = {
         n: ComponentInput(
             name=n,
@@ -165,6 +163,17 @@ def _load_interface(path: Path, name: str, version: str, root: str | None) -> Co
         for n, d in data["inputs"].items()
     }
     return ComponentInterface(data["name"], str(data["version"]), data.get("source", ""), inputs, dict(data["outputs"]))
+
+
+def read_interface(path: Path) -> Any:
+    """An interface file's YAML (parsed once per run: the lock's digest and the inputs read the same text). The
+    interfaces amlgen ships are read as shipped data (``yamlutil.load_shipped``), a project's own as user files."""
+    from ..yamlutil import load_shipped, safe_load
+
+    text = path.read_text(encoding="utf-8")
+    if path.resolve().is_relative_to(COMPONENTS_DIR.resolve()):
+        return load_shipped(text, str(path))
+    return safe_load(text, str(path))
 
 
 def interface_diff(name: str, old: str, new: str, root: Path | None = None) -> list[str]:
@@ -201,7 +210,9 @@ class Sku:
 
 @cache
 def sku_catalog() -> dict[str, Sku]:
-    data = yaml.safe_load(SKUS_FILE.read_text(encoding="utf-8"))
+    from ..yamlutil import load_shipped
+
+    data = load_shipped(SKUS_FILE.read_text(encoding="utf-8"), str(SKUS_FILE))
     out: dict[str, Sku] = {}
     for name, d in data["skus"].items():
         out[name.lower()] = Sku(

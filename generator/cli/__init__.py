@@ -43,12 +43,9 @@ def _main(argv: list[str] | None) -> int:
     from .. import interrupts
 
     try:
-        import typer
+        from .app import command
 
-        from .app import app
-
-        command = typer.main.get_command(app)
-        result = command.main(args=argv, prog_name="amlgen", standalone_mode=False)
+        result = command(argv).main(args=argv, prog_name="amlgen", standalone_mode=False)
         if interrupts.requested() and result == EXIT_INTERRUPTED:  # typer returns Exit(130) for an interrupt
             raise KeyboardInterrupt
         return int(result) if isinstance(result, int) else EXIT_OK

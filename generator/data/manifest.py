@@ -31,7 +31,6 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +148,9 @@ def check_prepared(output_dir: Path, manifest: Mapping[str, Any], files: Iterabl
             raise DataError(f"{path} is not a regular file; {fix}")
         if st.st_size != entry["bytes"]:
             raise DataError(f"{path} is stale: {st.st_size:,} bytes, {MANIFEST} says {entry['bytes']:,}; {fix}")
+    # imported here: render --check reads manifests and never hashes files
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max(1, min(len(paths), os.cpu_count() or 1)), thread_name_prefix="amlgen-hash") as pool:
         digests = list(pool.map(_sha256_or_error, paths))  # hashlib releases the GIL: files hash in parallel
     for entry, path, digest in zip(selected, paths, digests):
