@@ -205,7 +205,7 @@ class PromoteOutcome:
 def promote_project(root: Path, source: str, to: str, *, target: Any, dry_run: bool = False, reporter: Any = None,
             **connect: Any) -> PromoteOutcome:
     """Check, gate, share and record a trained model for a deploying environment (never applies it)."""
-    from .. import api
+    from .. import project as api
     from ..config import load_all
     from ..errors import AmlgenError
     from ..locks import hold

@@ -47,7 +47,7 @@ def prepare_project(root: Path, env_name: str, rep: Reporter) -> Path:
     """Prepare the bundled data sample in ``root`` and render the environment's specs there (no infra params)."""
     import io
 
-    from .. import api
+    from .. import project as api
     from ..data import prepare, sample_request
     from ..data.progress import Reporter as DataReporter
 
@@ -82,7 +82,7 @@ def render_scratch(root: Path, env_name: str, rep: Reporter) -> Path:
 def up(root: Path, env_name: str = "dev", *, reporter: Reporter | None = None, latencies: dict | None = None,
        job_duration: float | None = None) -> UpResult:
     """Emulator in-process, sample data, render to .amlgen/local/, validate, plan, apply, invoke, summary, stop."""
-    from .. import api
+    from .. import project as api
     from ..emulator import Emulator
     from ..emulator.target import LocalTarget
     from .planview import format_text

@@ -111,7 +111,7 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 def _render(root: Path) -> list[str]:
     """``amlgen render --all`` in the staged project (checked, SDK schema checked); the files it wrote."""
-    from .. import api
+    from .. import project as api
     from ..writer import write_files
 
     try:
