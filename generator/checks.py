@@ -23,7 +23,7 @@ from .lock import load as _load_lock
 from .names import RULES
 
 if TYPE_CHECKING:
-    from .config import Environment
+    from .environment import Environment
 
 
 def check_environment(env: Environment, root: Path | None = None, today: dt.date | None = None) -> None:

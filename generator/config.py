@@ -10,7 +10,6 @@ A new environment is one new file in ``infra/environments/``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,64 +17,12 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError
 from .names import RULES as NAME_RULES
-from .names import unique_endpoint_name
 from .paths import DEFAULTS_FILE, ENVIRONMENTS_DIR, INFRA_DIR, find_project_root  # noqa: F401
-from .yamlutil import KeyPath, Origins, dotted, load_with_origins
+from .yamlutil import KeyPath, Origins, load_with_origins
 
 from .settings import *  # noqa: F401,F403  (the section models, re-exported: Data, EnvConfig, ...)
-from .settings import EnvConfig, Strict
-
-
-@dataclass
-class Environment:
-    """One loaded environment: its name, typed config and where each key came from."""
-
-    name: str
-    config: EnvConfig
-    files: list[str]
-    origins: Origins = field(default_factory=dict, repr=False)
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
-    warnings: list[str] = field(default_factory=list)  # from the offline rules (generator.checks)
-    model: Any = None  # the foundation model's locked facts (generator.lock.LockedModel), set by checks
-    lock: Any = None  # the project's lock (generator.lock.Lock), set by checks
-    component_version: str = ""  # the component version the lock resolved, set by checks
-    raw_own: dict[str, Any] = field(default_factory=dict, repr=False)  # the environment file's own mapping
-
-    @property
-    def trains(self) -> bool:
-        return self.config.environment.role == "train"
-
-    def where(self, *path: str | int) -> str:
-        """``file:line: key.path`` for the most specific known prefix of ``path``."""
-        return where(self.origins, tuple(path), self.files[-1])
-
-    @property
-    def file(self) -> str:
-        """The environment's own file (``infra/environments/<env>.yml``)."""
-        return self.files[-1]
-
-    @property
-    def workspace_id(self) -> tuple[str, str, str]:
-        """(subscription, resource group, workspace), lower-cased: how Azure compares them."""
-        w = self.config.workspace
-        return (w.subscription_id.lower(), w.resource_group.lower(), w.name.lower())
-
-    @property
-    def endpoint_name(self) -> str:
-        """The online endpoint's name: explicit, or derived unique-by-construction (``names.unique_endpoint_name``)."""
-        ep, w = self.config.endpoint, self.config.workspace
-        if ep.name:
-            return ep.name
-        return unique_endpoint_name(ep.name_prefix, self.name, w.subscription_id, w.resource_group, w.name)
-
-
-def where(origins: Origins, path: KeyPath, fallback: str) -> str:
-    probe = path
-    while probe and probe not in origins:
-        probe = probe[:-1]
-    file, line = origins.get(probe, (fallback, 0))
-    loc = f"{file}:{line}" if line else file
-    return f"{loc}: {dotted(path)}" if path else loc
+from .settings import EnvConfig
+from .environment import Environment, where  # noqa: F401  (re-exported)
 
 
 # --------------------------------------------------------------------------- project layout
