@@ -1,39 +1,15 @@
-"""The `amlgen` Typer application: the root command and the command groups (each module registers its commands)."""
+"""The `amlgen` Typer application: the root (``cli/root.py``) with every command module registered, and the click
+command that runs one command line."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
 
-import typer
 
-from .. import __version__
+from .root import app
 
-app = typer.Typer(
-    name="amlgen",
-    help="Azure ML fine-tuning workflow as reviewable infrastructure-as-code.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"amlgen {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _main(
-    version: bool = typer.Option(False, "--version", help="Show the version and exit.", is_eager=True,
-                                 callback=_version),
-) -> None:
-    """Azure ML fine-tuning workflow as reviewable infrastructure-as-code."""
-
-
-from . import data, gitops, infra, init, project, runs, workspace  # noqa: E402  (commands register themselves)
+from . import data, gitops, infra, init, project, runs, workspace  # noqa: F401  (commands register themselves)
 
 app.add_typer(data.app, name="data")
 app.add_typer(infra.app, name="infra")

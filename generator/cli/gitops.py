@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageProblem
-from .app import app
+from .root import app
 from .options import (BackoffOpt, EnvOpt, ProjectOpt, RetryOpt, TargetOpt, WsConfigOpt, connect_options, one_env,
                       root)
 from .project import catalog_app

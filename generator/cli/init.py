@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageProblem
-from .app import app
+from .root import app
 
 ValuesOpt = Optional[list[str]]
 

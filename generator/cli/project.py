@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import EXIT_INVALID, AmlgenError, UsageProblem
-from .app import app
+from .root import app
 from .options import AllOpt, BackoffOpt, EnvsOpt, ProjectOpt, RetryOpt, TargetOpt, envs, root
 
 

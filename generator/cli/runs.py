@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import app
+from .root import app
 from .options import (BackoffOpt, EnvOpt, FormatOpt, ProjectOpt, RetryOpt, SpecsOpt, TargetOpt, WsConfigOpt,
                       connect_options, fmt, number, one_env, root)
 

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, AzureError, UsageProblem
-from .app import app
+from .root import app
 from .options import (BackoffOpt, EnvOpt, FormatOpt, ProjectOpt, RetryOpt, SpecsOpt, TargetOpt, WsConfigOpt, YesOpt,
                       connect_options, fmt, number, one_env, root)
 
