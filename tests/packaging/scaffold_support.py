@@ -1,4 +1,4 @@
-"""Packaging and `amlgen init`: helpers shared by the tests of this folder."""
+"""Packaging and `amlgen init`: helpers shared by the tests of this folder (`conftest.py` takes its fixtures from here)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import REPO, files_of
+from scaffold_support import REPO, files_of
 
 COMPARED = ("infra", "templates", "specs", ".github")  # the repository's project folders (and its workflows)
 INIT_ONLY = {"infra/scaffold.yml"}  # init's record of what it wrote; the repository was not made by init

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import REPO
+from scaffold_support import REPO
 
 RECORD = {"registry": "amlgen-models", "name": "phi3-chat-ft", "version": "3", "source_env": "dev",
           "source_job": "amlgen-dev-ft-0a1b2c", "metrics": {"train_loss": 0.41}, "date": "2025-05-01"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import MARK, cli, files_of
+from scaffold_support import MARK, cli, files_of
 
 KEYS = ("subscription_id", "resource_group", "name", "location")
 GUID = "11111111-2222-3333-4444-555555555555"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli, files_of, one_line_error, snapshot
+from scaffold_support import cli, files_of, one_line_error, snapshot
 
 GUID = "11111111-2222-3333-4444-555555555555"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import MARK, files_of, one_line_error
+from scaffold_support import MARK, files_of, one_line_error
 
 
 def set_record(root: Path, path: str, text: str | None) -> None:

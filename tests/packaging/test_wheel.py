@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from scaffold_support import REPO
 
 pytestmark = pytest.mark.slow
 LEFT_OUT = {".git", ".venv", ".venv-iac", "build", "dist", ".amlgen", "data", "tests", "benchmarks", ".ci"}
