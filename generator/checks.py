@@ -10,10 +10,9 @@ the environment (``Environment.warnings``) and printed by the commands that rend
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import datetime as dt
 
 from .catalog import find_sku, in_allow_list, interface_path, load_interface, read_interface, sku_problem
 from .errors import ConfigError

@@ -15,14 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .environment import Environment, where  # noqa: F401  (re-exported)
 from .errors import ConfigError
 from .names import RULES as NAME_RULES
 from .paths import DEFAULTS_FILE, ENVIRONMENTS_DIR, INFRA_DIR, find_project_root  # noqa: F401
-from .yamlutil import KeyPath, Origins, load_with_origins
-
 from .settings import *  # noqa: F401,F403  (the section models, re-exported: Data, EnvConfig, ...)
 from .settings import EnvConfig
-from .environment import Environment, where  # noqa: F401  (re-exported)
+from .yamlutil import KeyPath, Origins, load_with_origins
 
 
 # --------------------------------------------------------------------------- project layout

@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .config import Environment
+from .errors import ConfigError
 from .names import RULES as NAME_RULES
 from .names import stable_suffix
 from .paths import DEFAULTS_FILE, ENVIRONMENTS_DIR, INFRA_DIR
-from .errors import ConfigError
 
 PARAMS_DIR = f"{INFRA_DIR}/params"
 BICEP_MAIN = f"{INFRA_DIR}/bicep/main.bicep"

@@ -19,7 +19,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -267,7 +267,7 @@ def staleness_warning(
     table: PriceTable | None = None, *, today: date | None = None, max_age_days: int = STALE_AFTER_DAYS
 ) -> str | None:
     """A one-line warning when a price file in use is older than ``max_age_days``; None when all are fresh."""
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     for f in (table or _default_table()).files:
         age = (today - f.as_of).days
         if age > max_age_days:
@@ -306,7 +306,7 @@ def refresh(
     region_list = sorted({r.strip().lower() for r in regions if r.strip()})
     if not region_list or not wanted:
         raise PricingError("refresh needs at least one region and one VM size")
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     prices: dict[str, dict[str, float]] = {}
     missing: list[tuple[str, str]] = []
     for region in region_list:

@@ -8,8 +8,20 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import StringConstraints as SC
 
-from .names import (AssetName, AssetVersion, ComputeName, DeploymentName, EndpointName, Guid, RegistryAssetName,
-                    RegistryName, Region, ResourceGroupName, VmSize, WorkspaceName)
+from .names import (
+    AssetName,
+    AssetVersion,
+    ComputeName,
+    DeploymentName,
+    EndpointName,
+    Guid,
+    Region,
+    RegistryAssetName,
+    RegistryName,
+    ResourceGroupName,
+    VmSize,
+    WorkspaceName,
+)
 from .paths import relative_problem
 
 # Field types for Azure names: the rules themselves live in generator.names (one home, tested against the SDK).

@@ -25,9 +25,8 @@ from .catalog import find_sku, in_allow_list, load_interface, sku_problem
 from .config import Environment
 from .errors import AmlgenError, ConfigError, ToolFailure
 from .paths import inside
-from .specset import SpecFile
+from .specset import SpecFile, load_entity, read_spec, unknown_keys
 from .specset import SpecFile as Spec
-from .specset import load_entity, read_spec, unknown_keys
 from .yamlutil import dotted
 
 REGISTRY_COMPONENT = re.compile(r"^azureml://registries/(?P<reg>[^/]+)/components/(?P<name>[^/]+)/(?P<how>versions|labels)/(?P<ver>[^/]+)$")
@@ -295,7 +294,7 @@ def _check_job(job: Spec, computes: dict[Any, Spec], data_assets: dict[Any, Spec
                 err(job, size_keys, f"'{size}' is not in the model's finetune_compute_allow_list")
 
         # data assets referenced by name:version must be defined here
-        for name, (value, keys) in resolved.items():
+        for value, keys in resolved.values():
             path = value.get("path") if isinstance(value, dict) else None
             match_ref = ASSET_REF.match(path) if isinstance(path, str) else None
             if match_ref and (match_ref["name"], match_ref["ver"]) not in data_assets:

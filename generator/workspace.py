@@ -213,7 +213,7 @@ class Workspace:
     # -- construction
     @classmethod
     def connect(cls, env: Any | None, *, target: Any = None, retry_total: int | None = None,
-                retry_backoff_factor: float | None = None, credential: Any = None) -> "Workspace":
+                retry_backoff_factor: float | None = None, credential: Any = None) -> Workspace:
         """Build the MLClient for ``env.config.workspace`` (or ``target.workspace_config``). No network call."""
         target = target or AzureTarget()
         _quiet_sdk_logging()
@@ -228,8 +228,8 @@ class Workspace:
         restore = target.prepare()
         try:
             credential = credential or target.credential()
-            from azure.ai.ml import MLClient
             import azure.ai.ml.operations  # noqa: F401  (so their loggers exist and can be quietened)
+            from azure.ai.ml import MLClient
 
             _quiet_sdk_logging()
             if target.workspace_config:
@@ -254,7 +254,7 @@ class Workspace:
 
     @classmethod
     def connect_registry(cls, registry: str, *, target: Any = None, retry_total: int | None = None,
-                         retry_backoff_factor: float | None = None, credential: Any = None) -> "Workspace":
+                         retry_backoff_factor: float | None = None, credential: Any = None) -> Workspace:
         """An MLClient for an Azure ML registry (``MLClient(credential, registry_name=...)``), wrapped the same way."""
         target = target or AzureTarget()
         _quiet_sdk_logging()
@@ -287,7 +287,7 @@ class Workspace:
             self._restore()
             self._restore = None
 
-    def __enter__(self) -> "Workspace":
+    def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, *exc: Any) -> None:

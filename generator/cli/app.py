@@ -6,10 +6,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-
-from .root import app
-
 from . import data, gitops, infra, init, project, runs, workspace  # noqa: F401  (commands register themselves)
+from .root import app
 
 app.add_typer(data.app, name="data")
 app.add_typer(infra.app, name="infra")

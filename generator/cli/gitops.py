@@ -10,10 +10,9 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageProblem
-from .root import app
-from .options import (BackoffOpt, EnvOpt, ProjectOpt, RetryOpt, TargetOpt, WsConfigOpt, connect_options, one_env,
-                      root)
+from .options import BackoffOpt, EnvOpt, ProjectOpt, RetryOpt, TargetOpt, WsConfigOpt, connect_options, one_env, root
 from .project import catalog_app
+from .root import app
 
 github_app = typer.Typer(help="The pull-request comment and the drift issue the workflows keep (GitHub REST API).",
                          no_args_is_help=True)
@@ -59,7 +58,6 @@ def reap(
     """Delete the endpoints whose time-to-live (endpoint.ttl_hours) has passed; unprotected environments only."""
     from .. import api
     from ..engine.apply import Reporter
-
     from ..engine.expiry import refuse_protected
 
     where = root(project)

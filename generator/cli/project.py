@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import EXIT_INVALID, AmlgenError, UsageProblem
-from .root import app
 from .options import AllOpt, BackoffOpt, EnvsOpt, ProjectOpt, RetryOpt, TargetOpt, envs, root
+from .root import app
 
 
 @app.command()

@@ -10,9 +10,22 @@ from typing import Annotated, Optional
 
 import typer
 
+from .options import (
+    BackoffOpt,
+    EnvOpt,
+    FormatOpt,
+    ProjectOpt,
+    RetryOpt,
+    SpecsOpt,
+    TargetOpt,
+    WsConfigOpt,
+    connect_options,
+    fmt,
+    number,
+    one_env,
+    root,
+)
 from .root import app
-from .options import (BackoffOpt, EnvOpt, FormatOpt, ProjectOpt, RetryOpt, SpecsOpt, TargetOpt, WsConfigOpt,
-                      connect_options, fmt, number, one_env, root)
 
 
 @app.command()

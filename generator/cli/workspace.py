@@ -12,9 +12,23 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, AzureError, UsageProblem
+from .options import (
+    BackoffOpt,
+    EnvOpt,
+    FormatOpt,
+    ProjectOpt,
+    RetryOpt,
+    SpecsOpt,
+    TargetOpt,
+    WsConfigOpt,
+    YesOpt,
+    connect_options,
+    fmt,
+    number,
+    one_env,
+    root,
+)
 from .root import app
-from .options import (BackoffOpt, EnvOpt, FormatOpt, ProjectOpt, RetryOpt, SpecsOpt, TargetOpt, WsConfigOpt, YesOpt,
-                      connect_options, fmt, number, one_env, root)
 
 
 def _where(project: Path | None, target: str, workspace_config: Path | None):

@@ -36,7 +36,7 @@ def _row(path: Path, index: int, rows: int, env: str) -> tuple[dict[str, Any], i
     """Row ``index`` (0-based) of a JSON-lines file and its line number; a DataError naming ``file:line`` when it
     is not a JSON object with a list of messages in valid UTF-8."""
     with open(path, "rb") as fh:
-        for i, raw in enumerate(fh):
+        for i, raw in enumerate(fh):  # noqa: B007  (raw is the row the loop stops at)
             if i == index:
                 break
         else:

@@ -167,7 +167,7 @@ def record(root: Path, env_name: str, values: dict[str, Any]) -> Path:
 
 
 def today() -> str:
-    return dt.datetime.now(dt.timezone.utc).date().isoformat()
+    return dt.datetime.now(dt.UTC).date().isoformat()
 
 
 def smoke_outcome(ws: Workspace, endpoint: str, request: dict[str, Any], expect: str) -> str | None:

@@ -8,12 +8,11 @@ import sys
 
 import pytest
 import yaml
+from support import REPO, append, run_cli
 
 from generator.catalog import derive_interface, find_sku, interface_path, sku_catalog
 from generator.config import load_environment
 from generator.errors import EXIT_INVALID, EXIT_TOOL_FAILURE
-
-from support import REPO, append, run_cli
 
 REFERENCE = REPO.parent / "shared" / "reference" / "azureml-assets"
 SPEC_082 = REFERENCE / "assets/training/finetune_acft_hf_nlp/components/pipeline_components/chat_completion/spec.yaml"

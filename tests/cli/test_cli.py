@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from support import REPO, run_cli
+from support import run_cli
 
 SINGLE_ENV = ("plan", "apply", "invoke", "destroy", "up", "rollback", "logs", "metrics", "reap")
 MULTI_ENV = ("render", "validate")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from support import append, run_cli, tree_digest
 
 from generator.errors import EXIT_INVALID, EXIT_USAGE
 from generator.writer import write_files
-
-from support import append, run_cli, tree_digest
 
 # (what is appended to / replaced in infra/environments/dev.yml, expected error regex)
 CASES = {

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from conformance_support import load, wait_until
-from conformance_support import conf_emu, conformance_emulator, replayer, sdk  # noqa: F401 (fixtures)
+from conformance_support import conf_emu, conformance_emulator, load, replayer, sdk, wait_until  # noqa: F401 (fixtures)
 
 EX = load("job")
 COMP = load("component")

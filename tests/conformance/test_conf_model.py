@@ -6,9 +6,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-
-from conformance_support import load
-from conformance_support import conf_emu, conformance_emulator, replayer, sdk  # noqa: F401 (fixtures)
+from conformance_support import conf_emu, conformance_emulator, load, replayer, sdk  # noqa: F401 (fixtures)
 
 EX = load("model")
 MLF = load("model-mlflow")

@@ -170,7 +170,7 @@ DENIED = [  # (source, the path in it made unreadable, mode)
 def test_unreadable_source_is_a_one_line_error(world: Path) -> None:
     prefix = unprivileged()
     sources = []
-    for i, (kind, inner, _) in enumerate(DENIED):
+    for i, (kind, _inner, _) in enumerate(DENIED):
         shutil.copytree(world / kind, world / f"{kind}-{i}")
         sources.append(world / f"{kind}-{i}")
     snap = tree(world)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from dataset_helpers import make_project, read_jsonl
-from huggingface_hub import constants
 from hubserver import HubServer, use_endpoint
+from huggingface_hub import constants
 
 from generator.config import Data
 from generator.data import prepare

@@ -11,11 +11,18 @@ import pyarrow.parquet as pq
 import pytest
 from dataset_helpers import env_of, make_project, read_jsonl
 
-from generator.data import (
-    SAMPLE_DIR, build_sample_request, data_assets, load_manifest, prepare, preview, sample_request,
-    sample_request_path, stats,
-)
 from generator.cli import main
+from generator.data import (
+    SAMPLE_DIR,
+    build_sample_request,
+    data_assets,
+    load_manifest,
+    prepare,
+    preview,
+    sample_request,
+    sample_request_path,
+    stats,
+)
 from generator.data.progress import Quiet
 from generator.data.synthetic import SCHEMA, SPLITS, write_sample
 from generator.errors import DataError

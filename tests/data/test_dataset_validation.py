@@ -173,8 +173,8 @@ def test_metadata_validation_agrees_with_a_full_check(tmp_path: Path, statistics
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from generator.data.synthetic import SCHEMA, corrupt
     from generator.data.schema import valid_row
+    from generator.data.synthetic import SCHEMA, corrupt
     from generator.data.validate import parquet_problems, problems
 
     rows = [corrupt(r, kinds[i]) if i in kinds else r for i, r in enumerate(conversations(200, profile="compact"))]
@@ -186,7 +186,7 @@ def test_metadata_validation_agrees_with_a_full_check(tmp_path: Path, statistics
     # the polars expression prepare filters with marks exactly the same rows
     valid = pl.scan_parquet(path).with_row_index("i").filter(~valid_row()).select("i").collect()["i"].to_list()
     assert valid == sorted(kinds)
-    for (i, got), (_, want) in zip(parquet_problems([path]), expected):
+    for (_, got), (_, want) in zip(parquet_problems([path]), expected):
         assert got == want or (got.startswith("messages[") and want.startswith("messages["))
     assert [i for i, _ in parquet_problems([path], limit=41)] == [i for i in sorted(kinds) if i < 41]
     keep = __import__("numpy").array(sorted(set(range(0, 200, 5)) | {41}))

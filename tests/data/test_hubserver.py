@@ -17,6 +17,7 @@ import huggingface_hub as hh
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hubserver import HubServer, use_endpoint
 from huggingface_hub import constants
 from huggingface_hub.errors import (
     HfHubHTTPError,
@@ -24,7 +25,6 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from hubserver import HubServer, use_endpoint
 
 REPO = "HuggingFaceH4/ultrachat_200k"
 SHARD0 = "data/train_sft-00000-of-00002-abcd.parquet"

@@ -25,9 +25,7 @@ def _client(emu, workspace=None):
 
 
 def test_state_dir_survives_a_restart(tmp_path):
-    from azure.ai.ml.entities import AmlCompute
-
-    from azure.ai.ml.entities import Data
+    from azure.ai.ml.entities import AmlCompute, Data
 
     state = tmp_path / "state"
     src = tmp_path / "train.jsonl"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-
 REG = "amlgen-models"
 
 

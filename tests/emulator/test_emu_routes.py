@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from generator.emulator import Faults, app as app_module, computes, control
+from generator.emulator import Faults, computes, control
+from generator.emulator import app as app_module
 from generator.emulator.core import add_routes, find_route
 
 WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"

@@ -13,6 +13,7 @@ from engine_support import REPO, subprocess_cmd
 
 def test_emulator_command_serves_local_target(template_project, tmp_path, capsys):
     import shutil
+
     from generator.cli import main
 
     root = tmp_path / "proj"

@@ -7,7 +7,6 @@ import subprocess
 import time
 
 import pytest
-
 from engine_support import DEP, EP, REPO, job_name, subprocess_cmd, writes
 
 

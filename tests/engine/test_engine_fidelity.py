@@ -7,7 +7,6 @@ import re
 
 import pytest
 import yaml
-
 from engine_support import EP, REPO, job_name, writes
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from engine_support import DEP, EP, job_name
 
 

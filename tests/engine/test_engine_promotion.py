@@ -11,7 +11,6 @@ import re
 
 import pytest
 import yaml
-
 from engine_support import REPO, _endpoint_name, writes
 
 PROD_EP = _endpoint_name("prod")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from engine_support import DEP, EP
-
 import json
 from urllib.parse import parse_qs
+
+from engine_support import DEP, EP
 
 
 def _protect(project):

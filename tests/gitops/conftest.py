@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from engine_support import emu, emulator_session, ml, project, run, template_project  # noqa: F401
-
 from gitops_support import git
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from generator.changes import envs_for
 from gitops_support import commit_change, edit, git
 from support import run_cli
+
+from generator.changes import envs_for
 
 KNOWN = ["dev", "prod"]
 

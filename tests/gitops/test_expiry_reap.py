@@ -3,10 +3,9 @@ render stays pure; `amlgen reap` deletes expired endpoints of unprotected enviro
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from engine_support import DEP, EP
 from gitops_support import append
 
@@ -30,10 +29,10 @@ def _set_tag(ml, value):
 
 
 def test_apply_tags_a_new_endpoint_and_keeps_the_tag(ttl, run, ml, emu):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     assert run("apply", "--env", "dev").code == 0
     first = _expires(ml)
-    assert before + timedelta(hours=8) - timedelta(seconds=5) <= first <= datetime.now(timezone.utc) + timedelta(hours=8)
+    assert before + timedelta(hours=8) - timedelta(seconds=5) <= first <= datetime.now(UTC) + timedelta(hours=8)
     assert ml.online_endpoints.get(EP).traffic == {DEP: 100}  # the traffic update kept the tag too
     r = run("plan", "--env", "dev", "--detailed-exitcode")
     assert r.code == 0, r.text  # the tag is not in the spec: never a difference
@@ -78,7 +77,7 @@ def test_reap_dry_run_then_reap(ttl, run, ml, emu):
     assert r.code == 0, r.text
     assert f"+ endpoint {EP}" in r.out and "create (expired)" in r.out and "not drift" in r.out
     assert run("apply", "--env", "dev").code == 0
-    assert _expires(ml) > datetime.now(timezone.utc) + timedelta(hours=7)
+    assert _expires(ml) > datetime.now(UTC) + timedelta(hours=7)
 
 
 def test_a_tag_that_is_not_a_timestamp_is_never_reaped(ttl, run, ml, emu):

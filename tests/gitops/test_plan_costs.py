@@ -7,7 +7,6 @@ import json
 from datetime import date, timedelta
 
 import pytest
-
 from engine_support import DEP, EP
 from gitops_support import append, edit
 

@@ -7,12 +7,11 @@ import subprocess
 import sys
 
 import pytest
-
 from engine_support import DEP, EP, _endpoint_name
-
-EP_PROD = _endpoint_name("prod")
 from gitops_support import VARS, append, commit_change, edit, git
 from workflow_runner import load, run_job
+
+EP_PROD = _endpoint_name("prod")
 
 APPLY = load("amlgen-apply.yml")
 DRIFT = load("amlgen-drift.yml")

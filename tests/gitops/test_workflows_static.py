@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from workflow_runner import WORKFLOWS, load
 
 FILES = sorted(p.name for p in WORKFLOWS.glob("*.yml"))

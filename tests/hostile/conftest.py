@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from hostile_support import snapshot
-
 from engine_support import emu, emulator_session, ml, project, run, template_project  # noqa: F401
+from hostile_support import snapshot
 
 
 @pytest.fixture

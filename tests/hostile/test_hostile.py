@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from engine_support import EP, subprocess_cmd
 from hostile_support import refused, snapshot
 
-from engine_support import EP, REPO, subprocess_cmd, writes
 from generator.errors import EXIT_INVALID, EXIT_USAGE
 
 INTERRUPTED = 130
@@ -130,7 +130,7 @@ def test_data_paths_in_infra_stay_inside_the_project(run, project, value, patter
 
 
 def test_a_tampered_spec_uploading_a_host_folder_is_refused(run, emu, project, outside):
-    _edit(project / "specs/dev/pipeline-job.yml", "path: ../../data/", f"path: ../../../outside/#")
+    _edit(project / "specs/dev/pipeline-job.yml", "path: ../../data/", "path: ../../../outside/#")
     for argv in (["validate", "--env", "dev"], ["apply", "--env", "dev"]):
         r = run(*argv, target=None if argv[0] == "validate" else "local")
         assert r.code == EXIT_INVALID and "leads out of the project" in r.err and "Traceback" not in r.err, r.text

@@ -14,11 +14,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from generator.cli.infra import app as infra_app
+from generator.cli.infra import render_params
 from generator.config import load_all, load_environment
 from generator.errors import ConfigError
 from generator.iac import ARM_PARAMETERS_SCHEMA, check_environments, render_infra
-from generator.cli.infra import app as infra_app
-from generator.cli.infra import render_params
 
 REPO = Path(__file__).resolve().parents[2]
 

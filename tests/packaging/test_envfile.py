@@ -4,7 +4,6 @@ environment, and a `promoted:` block in the model (the repository's own promotio
 from __future__ import annotations
 
 import pytest
-
 from scaffold_support import REPO
 
 RECORD = {"registry": "amlgen-models", "name": "phi3-chat-ft", "version": "3", "source_env": "dev",

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import yaml
-
 from scaffold_support import MARK, cli, files_of
 
 KEYS = ("subscription_id", "resource_group", "name", "location")

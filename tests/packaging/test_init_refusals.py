@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from scaffold_support import cli, files_of, one_line_error, snapshot
 
 GUID = "11111111-2222-3333-4444-555555555555"

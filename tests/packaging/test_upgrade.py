@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from scaffold_support import MARK, files_of, one_line_error
 
 

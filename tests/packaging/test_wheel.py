@@ -27,7 +27,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from scaffold_support import REPO
 
 pytestmark = pytest.mark.slow

@@ -6,9 +6,9 @@ import hashlib
 from pathlib import Path
 
 from retail_api import RetailApi, item, serve
+from support import run_cli
 
 from generator import pricing
-from support import run_cli
 
 PACKAGE = Path(pricing.__file__).parent / "catalog" / "prices.yaml"
 

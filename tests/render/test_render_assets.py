@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import yaml
+from support import append, run_cli, tree_digest
 
 from generator import api
 from generator.config import load_environment
 from generator.data import prepare
 from generator.errors import EXIT_INVALID
-
-from support import append, run_cli, tree_digest
 
 ASSET_MODE = "data:\n  assets:\n    mode: asset\n"
 

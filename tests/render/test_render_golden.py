@@ -11,12 +11,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from generator import api
 from generator.config import load_environment
 from generator.data import prepare
-
-from support import REPO
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"

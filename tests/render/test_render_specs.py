@@ -6,15 +6,14 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import yaml
+from support import REPO, append, run_cli, tree_digest
 
 from generator import api
 from generator.config import load_environment
 from generator.render import display_name, render_environment
 
-from support import REPO, append, run_cli, tree_digest
 
 def test_render_is_byte_identical_across_processes(project):
     """Two renders in fresh interpreters with different hash seeds and working directories give the same bytes."""

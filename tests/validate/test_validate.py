@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import DEP, EP, REPO, run_cli, tree_digest
 
 from generator.errors import EXIT_INVALID
-
-from support import DEP, EP, REPO, run_cli, tree_digest
 
 SDK_LOADERS = {
     "compute.yml": "load_compute",
