@@ -17,17 +17,16 @@ import json
 import re
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from .core import (
     PROVIDER, ApiError, Request, Response, add_routes, bad, fault_error, iso, not_found, poll_ms, public, refuse,
     ws_id,
 )
+from .operations import lro, op_url, resource_url
 from .refs import COMPUTE_ID, asset_ref_ok, component_ref_ok, compute_ref_ok
+from .state import AppState
 from .workspace import WS
-
-if TYPE_CHECKING:
-    from .app import App
 
 JOBS = WS + "/jobs"
 JOB = JOBS + "/{name}"
@@ -76,14 +75,14 @@ def check_script(name: Any, steps: Any, end: Any = "Completed", message: Any = N
     return {"name": name, "steps": clean, "end": end, "message": message, "count": count, "hits": 0}
 
 
-def add_script(app: App, script: dict) -> dict:
+def add_script(app: AppState, script: dict) -> dict:
     with app.lock:
         script["id"] = max((s["id"] for s in app.job_scripts), default=0) + 1
         app.job_scripts.append(script)
         return dict(script)
 
 
-def _script_for(app: App, name: str) -> Optional[dict]:
+def _script_for(app: AppState, name: str) -> Optional[dict]:
     """The first script (in the order added) matching a new job's name that has budget left; consumes it."""
     for script in app.job_scripts:
         if script["count"] is not None and script["hits"] >= script["count"]:
@@ -214,7 +213,7 @@ def _output(value: Any) -> Any:
     return base
 
 
-def job_body(app: App, ws: dict, job: dict, status: Optional[str] = None) -> dict:
+def job_body(app: AppState, ws: dict, job: dict, status: Optional[str] = None) -> dict:
     body = public(job)
     sent = body["properties"]
     status = status or job_status(job)
@@ -255,7 +254,7 @@ def _existing(req: Request, name: str) -> dict:
     return job
 
 
-def list_jobs(app: App, req: Request) -> Response:
+def list_jobs(app: AppState, req: Request) -> Response:
     recs = sorted(req.ws["jobs"].values(), key=lambda r: r["_emu"]["created"], reverse=True)
     jtype = req.query.get("jobType")
     if jtype:
@@ -263,7 +262,7 @@ def list_jobs(app: App, req: Request) -> Response:
     return Response(200, {"value": [job_body(app, req.ws, r) for r in recs]})
 
 
-def get_job(app: App, req: Request) -> Response:
+def get_job(app: AppState, req: Request) -> Response:
     if req.params["name"].lower() not in req.ws["jobs"]:  # a pipeline's child run: a job without properties
         from .runs import child_job_body
 
@@ -273,22 +272,22 @@ def get_job(app: App, req: Request) -> Response:
     return Response(200, job_body(app, req.ws, _existing(req, req.params["name"])))
 
 
-def cancel_job(app: App, req: Request) -> Response:
+def cancel_job(app: AppState, req: Request) -> Response:
     job = _existing(req, req.params["name"])
     now = time.time()
     if job_status(job) not in TERMINAL_JOB and job["_emu"].get("canceled_at") is None:
         job["_emu"]["canceled_at"] = now + app.latencies["cancel"]
     ready = job["_emu"].get("canceled_at") or now
-    op = app.lro("cancel", ready, "Succeeded", None, ws=req.ws, api_version=req.query.get("api-version"))
-    return Response(202, None, {"Location": app.op_url(op, "mfeOperationResults"), "retry-after-ms": poll_ms(ready)})
+    op = lro(app, "cancel", ready, "Succeeded", None, ws=req.ws, api_version=req.query.get("api-version"))
+    return Response(202, None, {"Location": op_url(app, op, "mfeOperationResults"), "retry-after-ms": poll_ms(ready)})
 
 
-def unknown_action(app: App, req: Request) -> Response:
+def unknown_action(app: AppState, req: Request) -> Response:
     _existing(req, req.params["name"])
     raise ApiError(404, "NotFound", f"Unknown job action {req.parts[4]}.")
 
 
-def put_job(app: App, req: Request) -> Response:
+def put_job(app: AppState, req: Request) -> Response:
     ws, name, data = req.ws, req.params["name"], req.data
     if not _JOB_NAME.match(name):
         raise bad(f"Job name '{name}' is invalid: letters, digits, '-' and '_' only, starting with a letter "
@@ -339,11 +338,11 @@ def put_job(app: App, req: Request) -> Response:
     ws["jobs"][name.lower()] = job
     # the submission answer always says NotStarted (fact 31), whatever the job does next
     return Response(201, job_body(app, ws, job, "NotStarted"),
-                    {"Location": app.resource_url(job["id"], req.query.get("api-version")),
+                    {"Location": resource_url(app, job["id"], req.query.get("api-version")),
                      "x-ms-response-type": "standard"})
 
 
-def _check_pipeline(app: App, ws: dict, props: dict, runtime_errors: list[str]) -> None:
+def _check_pipeline(app: AppState, ws: dict, props: dict, runtime_errors: list[str]) -> None:
     """Child jobs' computes, components and inputs, and the pipeline's literal ``compute_*`` inputs."""
     jobs = props.get("jobs") or {}
     if not isinstance(jobs, dict) or not jobs:
@@ -378,7 +377,7 @@ def _run(req: Request) -> dict:
     return job
 
 
-def run_details(app: App, req: Request) -> Response:
+def run_details(app: AppState, req: Request) -> Response:
     """``GET .../runs/<job>`` and ``.../details``: status, times and error, long-polling a little."""
     from .runs import child_details, root_log_files
 
@@ -408,7 +407,7 @@ def run_details(app: App, req: Request) -> Response:
     return Response(200, body)
 
 
-def unknown_run_route(app: App, req: Request) -> Response:
+def unknown_run_route(app: AppState, req: Request) -> Response:
     _run(req)
     raise ApiError(404, "NotFound", f"Unknown run-history route {req.match['rest']}.")
 

@@ -28,14 +28,12 @@ import hmac
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 from urllib.parse import quote
 
 from .core import BLOB_ACCOUNT, PROVIDER, Request, Response, add_routes, iso, not_found, system_data, ws_id
 from .jobs import job_status
-
-if TYPE_CHECKING:
-    from .app import App
+from .state import AppState
 
 RUN = "history/runs/{run}"
 LOG_PREFIX = f"/{BLOB_ACCOUNT}/azureml/ExperimentRun/dcid."
@@ -199,7 +197,7 @@ def experiment_id(ws: dict, name: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ run bodies
-def run_body(app: App, ws: dict, tree: Tree, run: RunNode) -> dict:
+def run_body(app: AppState, ws: dict, tree: Tree, run: RunNode) -> dict:
     """A run as the run history answers ``runs/<id>`` and ``runs/<id>/details``."""
     now = time.time()
     status = run_status(tree, run, now)
@@ -229,7 +227,7 @@ def run_body(app: App, ws: dict, tree: Tree, run: RunNode) -> dict:
     return body
 
 
-def child_details(app: App, req: Request) -> Response:
+def child_details(app: AppState, req: Request) -> Response:
     """``GET runs/<child>`` / ``runs/<child>/details`` (called by ``jobs.run_details`` for a non-job id)."""
     found = find_run(req.ws, req.params["run"])
     if found is None:
@@ -237,7 +235,7 @@ def child_details(app: App, req: Request) -> Response:
     return Response(200, run_body(app, req.ws, *found))
 
 
-def children(app: App, req: Request) -> Response:
+def children(app: AppState, req: Request) -> Response:
     """``GET runs/<id>/children``: the child runs (``jobs.list(parent_job_name=...)``)."""
     found = find_run(req.ws, req.params["run"])
     if found is None:
@@ -250,7 +248,7 @@ def children(app: App, req: Request) -> Response:
     return Response(200, {"value": kids, "continuationToken": None, "nextLink": None})
 
 
-def child_job_body(app: App, ws: dict, name: str) -> Optional[dict]:
+def child_job_body(app: AppState, ws: dict, name: str) -> Optional[dict]:
     """The MFE ``GET jobs/<child>`` answer: a job without properties (None when ``name`` is no child run)."""
     found = find_run(ws, name)
     if found is None or found[1].kind == "root":
@@ -261,12 +259,12 @@ def child_job_body(app: App, ws: dict, name: str) -> Optional[dict]:
 
 
 # ------------------------------------------------------------------------------------------------------ logs
-def _sign(app: App, path: str, expiry: str) -> str:
+def _sign(app: AppState, path: str, expiry: str) -> str:
     mac = hmac.new(app.account_key.encode(), f"{path}\n{expiry}".encode(), hashlib.sha256).digest()
     return base64.b64encode(mac).decode()
 
 
-def log_files(app: App, ws: dict, tree: Tree, run: RunNode) -> dict:
+def log_files(app: AppState, ws: dict, tree: Tree, run: RunNode) -> dict:
     """``{log path: SAS URL}`` of a run (what ``logFiles`` of the run details holds)."""
     expiry = iso(time.time() + 3600).split(".")[0] + "Z"
     out = {}
@@ -281,7 +279,7 @@ def is_log_url(req: Request) -> bool:
     return req.path.startswith(LOG_PREFIX) and "sig" in req.query
 
 
-def serve_log(app: App, req: Request) -> Response:
+def serve_log(app: AppState, req: Request) -> Response:
     """GET of a run's log through its SAS URL (403 for a bad signature or an expired one, 404 for no such log)."""
     if req.method not in ("GET", "HEAD"):
         return _blob_error(403, "AuthorizationPermissionMismatch", "The SAS only allows reading.")
@@ -320,7 +318,7 @@ add_routes(
 )
 
 
-def root_log_files(app: App, ws: dict, job: dict) -> dict:
+def root_log_files(app: AppState, ws: dict, job: dict) -> dict:
     """The ``logFiles`` of a job's own run details (called by ``jobs.run_details``)."""
     if job["properties"].get("jobType") != "Pipeline":
         return {}
