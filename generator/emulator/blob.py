@@ -21,9 +21,8 @@ from typing import Optional
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
-from .core import BLOB_ACCOUNT, ApiError, Request, Response, add_routes, call_route, http_date
+from .core import BLOB_ACCOUNT, ApiError, Request, Response, add_routes, blob_container, call_route, http_date
 from .state import AppState
-from .workspace import blob_container
 
 
 def serve(app: AppState, req: Request) -> Response:

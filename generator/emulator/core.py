@@ -251,6 +251,11 @@ def ws_id(ws: dict) -> str:
     return f"/subscriptions/{ws['sub']}/resourceGroups/{ws['rg']}/providers/{PROVIDER}/workspaces/{ws['name']}"
 
 
+def blob_container(ws: dict) -> str:
+    """The blob container of a workspace's ``workspaceblobstore``."""
+    return f"azureml-blobstore-{ws['workspace_id']}"
+
+
 def system_data(created: float, modified: Optional[float] = None) -> dict:
     return {
         "createdAt": iso(created), "createdBy": "emulator@amlgen.local", "createdByType": "User",

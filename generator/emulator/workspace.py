@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from .blob import make_sas
 from .core import (
-    BLOB_ACCOUNT, PROVIDER, TENANT_ID, ApiError, Request, Response, add_routes, bad, iso, not_found, refuse,
-    system_data, ws_id,
+    BLOB_ACCOUNT, PROVIDER, TENANT_ID, ApiError, Request, Response, add_routes, bad, blob_container, iso, not_found,
+    refuse, system_data, ws_id,
 )
 from .state import AppState
 
@@ -63,11 +64,6 @@ def discovery(app: AppState, req: Request) -> Response:
 
 
 # ----------------------------------------------------------------------------------------------- datastores
-def blob_container(ws: dict) -> str:
-    """The blob container of ``workspaceblobstore``."""
-    return f"azureml-blobstore-{ws['workspace_id']}"
-
-
 def datastore(ws: dict, name: str) -> dict:
     """The body of a built-in datastore (404 for any other name); facts 26 (M26 #2, J #9)."""
     if name.lower() not in _BUILT_IN:
@@ -105,8 +101,6 @@ def list_secrets(app: AppState, req: Request) -> Response:
     """The two forms of fact 27: an empty body (azure-ai-ml <= 1.15) gets the account key; ``{"expirableSecret":
     true, "expireAfterHours": n}`` (newer SDKs) gets an account SAS valid for n hours; a datastore without
     credentials answers 400."""
-    from .blob import make_sas
-
     store = datastore(req.ws, req.params["name"])
     kind = store["properties"]["credentials"]["credentialsType"]
     if kind == "None":  # an identity-based datastore has no secret (D #13); clients use their own token
