@@ -25,7 +25,7 @@ import yaml
 
 from . import registry_seed
 from .core import PROVIDER, ApiError, Request, Response, add_routes, bad, not_found, public, refuse, system_data, ws_id
-from .jobs import job_status
+from .joblife import job_status
 from .refs import check_datastore_uri
 from .state import AppState
 from .workspace import WS

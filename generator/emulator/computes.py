@@ -21,7 +21,7 @@ from .core import (
     ISO_DURATION, PROVIDER, ApiError, Request, Response, add_routes, bad, fault_error, iso, not_found,
     pending_headers, prov_state, public, refuse, ws_id,
 )
-from .jobs import job_nodes
+from .joblife import job_nodes
 from .operations import lro, op_headers, start_delete
 from .state import AppState
 from .workspace import WS

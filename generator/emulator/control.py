@@ -13,6 +13,7 @@ from typing import Any, Optional
 from .core import DEFAULT_LATENCIES, ApiError, Request, RequestRecord, Response, add_routes, bad, is_write
 from .errors import EmulatorError
 from .faults import FaultRuleError
+from .joblife import add_script, check_script
 from .state import AppState
 
 
@@ -104,8 +105,6 @@ def list_job_scripts(app: AppState, req: Request) -> Response:
 def add_job_scripts(app: AppState, req: Request) -> Response:
     """A script object or a list of them: ``{"name": regex, "steps": [[status, seconds], ...], "end",
     "message", "count"}``."""
-    from .jobs import add_script, check_script
-
     items = req.data if isinstance(req.data, list) else [req.data]
     scripts = []
     for item in items:

@@ -12,7 +12,7 @@ import time
 
 from .core import iso
 from .metrics import is_finetune, run_points, visible
-from .runs import RunNode, Tree, run_status, run_times
+from .runtree import RunNode, Tree, run_status, run_times
 from .state import AppState
 
 _STEP_LINES = {  # lines a step prints over its run (fractions of its window), by a word of its name

@@ -27,7 +27,10 @@ import math
 from typing import Any, NamedTuple, Optional
 
 from .core import Request, Response, add_routes, bad
-from .runs import RunNode, Tree, resolve_input
+from .errors import EmulatorError
+from .refs import REGISTRY_ASSET_URI
+from .registry_seed import components
+from .runtree import RunNode, Tree, resolve_input
 from .state import AppState
 
 FINETUNE_PARAMS = {  # input -> value when neither the job nor the component sets it
@@ -50,9 +53,6 @@ def is_finetune(run: RunNode) -> bool:
 
 
 def _component_default(node: dict, name: str) -> Optional[str]:
-    from .registry_seed import components
-    from .refs import REGISTRY_ASSET_URI
-
     m = REGISTRY_ASSET_URI.match(str(node.get("componentId") or ""))
     if not m:
         return None
@@ -195,8 +195,6 @@ def visible(tree: Tree, run: RunNode, points: list[Point], now: float) -> list[t
 
 def set_overrides(app: AppState, job: str, metrics: dict, step: Optional[str] = None) -> dict:
     """Set (or, with None values, remove) final metric values of a job; returns the job's overrides."""
-    from .errors import EmulatorError
-
     if not isinstance(job, str) or not job:
         raise EmulatorError("set_metrics needs a job name")
     if not isinstance(metrics, dict) or not all(isinstance(k, str) and k for k in metrics):
@@ -226,8 +224,6 @@ def set_overrides(app: AppState, job: str, metrics: dict, step: Optional[str] = 
 
 def control_set(app: AppState, req: Request) -> Response:
     """``POST /_emulator/metrics`` ``{"job": name, "metrics": {key: value}, "step": optional}``."""
-    from .errors import EmulatorError
-
     data: Any = req.data if isinstance(req.data, dict) else {}
     try:
         with app.lock:

@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 from .core import Request, Response, add_routes
 from .metrics import finetune_params, is_finetune, run_points, visible
-from .runs import RunNode, Tree, build_tree, experiment_id, find_run, run_status, run_times
+from .runtree import RunNode, Tree, build_tree, experiment_id, find_run, run_status, run_times
 from .state import AppState
 
 BASE = ("mlflow/v1.0/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/"

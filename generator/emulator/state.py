@@ -60,7 +60,7 @@ class AppState:
         self.base_url = ""  # set once the server is bound
         self.account_key = base64.b64encode(secrets.token_bytes(64)).decode()  # never logged
         self.lock = threading.RLock()
-        self.job_scripts: list[dict] = []  # scripted job lives (see jobs.add_script)
+        self.job_scripts: list[dict] = []  # scripted job lives (see joblife.add_script)
         self.log: list[RequestRecord] = []
         self.state: dict = {}
         self.blob_data: dict[str, bytes] = {}  # sha256 -> content (files under <state_dir>/blobs when persistent)
