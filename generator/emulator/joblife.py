@@ -7,8 +7,8 @@ A *job script* (``Emulator.script_job``, ``POST /_emulator/job-scripts``) gives 
 regular expression another life: a list of ``(status, seconds)`` steps (e.g. ``Queued`` for a while for lack of
 quota, ``NotResponding`` or ``Paused`` and back to ``Running``), then a terminal status.
 
-Pure functions of a job record (and of the scripts in ``AppState.job_scripts``): ``jobs``, ``runs``,
-``computes``, ``assets`` and the control API read a job's life here.
+Pure functions of a job record (and of the scripts in ``AppState.job_scripts``): ``jobs``, ``runtree``,
+``runs``, ``computes``, ``assets`` and the control API read a job's life here.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Served as the service does to azure-ai-ml:
 
-- ``GET history/v1.0/.../runs/<job>`` and ``.../details`` (``jobs.stream``, ``jobs.get`` of a finished job):
-  status, times, error and ``logFiles``, long-polling a little while the job runs;
+- ``GET history/v1.0/.../runs/<job>`` and ``.../details``: a job's own run (status, times, error and
+  ``logFiles``), long-polling a little while the job runs;
 - ``GET history/v1.0/.../runs/<id>/children`` (``jobs.list(parent_job_name=...)``);
 - ``GET .../runs/<child>`` and ``.../details`` (through ``run_details``), and the MFE ``GET jobs/<child>``
   answering ``properties: null`` (through ``jobs.get_job``), which is how the SDK recognises a child job;

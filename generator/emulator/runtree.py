@@ -20,11 +20,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .joblife import job_status
+from .joblife import TERMINAL_JOB, job_status
 from .refs import REGISTRY_ASSET_URI
 from .registry_seed import component_steps
-
-TERMINAL = ("Completed", "Failed", "Canceled")
 
 
 @dataclass
@@ -141,7 +139,7 @@ def run_status(tree: Tree, run: RunNode, now: Optional[float] = None) -> str:
             return "Failed" if run.fails else "Completed"
         return "Canceled"
     if run.start is None or now < run.start:
-        return "Canceled" if job_status(tree.job) in TERMINAL else "NotStarted"
+        return "Canceled" if job_status(tree.job) in TERMINAL_JOB else "NotStarted"
     if run.end is None or now < run.end:
         return "Running"
     return "Failed" if run.fails else "Completed"
@@ -151,7 +149,7 @@ def run_times(tree: Tree, run: RunNode, now: Optional[float] = None) -> tuple[Op
     now = time.time() if now is None else now
     status = run_status(tree, run, now)
     start = run.start if run.start is not None and now >= run.start else None
-    if status not in TERMINAL:
+    if status not in TERMINAL_JOB:
         return start, None
     canceled = tree.job["_emu"].get("canceled_at")
     end = run.end if run.end is not None and (canceled is None or run.end <= canceled) else canceled
