@@ -198,7 +198,7 @@ class Emulator:
         ("Running", 1)]``), then the job ends ``end`` (``Completed``, ``Failed`` with ``message``, ``Canceled``).
         The first script added that matches is used, ``count`` times (None: for every matching job). The PUT
         answer still says ``NotStarted``, as the service's does. Raises ``EmulatorError`` for a bad script."""
-        from .jobs import add_script, check_script
+        from .joblife import add_script, check_script
 
         try:
             script = check_script(name, steps, end, message, count)

@@ -18,19 +18,17 @@ import json
 import re
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 import yaml
 
 from . import registry_seed
 from .core import PROVIDER, ApiError, Request, Response, add_routes, bad, not_found, public, refuse, system_data, ws_id
-from .jobs import job_status
+from .joblife import job_status
 from .refs import check_datastore_uri
+from .state import AppState
 from .workspace import WS
-
-if TYPE_CHECKING:
-    from .app import App
 
 KINDS = ("data", "models", "components", "environments", "codes")
 MODEL_VERSION_MAX = 2**31 - 1
@@ -72,12 +70,12 @@ def _new_container(coll: dict, name: str) -> dict:
     return cont
 
 
-def list_containers(app: App, req: Request) -> Response:
+def list_containers(app: AppState, req: Request) -> Response:
     kind = _kind(req)
     return Response(200, {"value": [container_body(req.ws, kind, c) for c in req.ws[kind].values()]})
 
 
-def get_container(app: App, req: Request) -> Response:
+def get_container(app: AppState, req: Request) -> Response:
     kind, name = _kind(req), req.params["name"]
     cont = req.ws[kind].get(name.lower())
     if cont is None:
@@ -85,7 +83,7 @@ def get_container(app: App, req: Request) -> Response:
     return Response(200, container_body(req.ws, kind, cont))
 
 
-def put_container(app: App, req: Request) -> Response:
+def put_container(app: AppState, req: Request) -> Response:
     kind, name = _kind(req), req.params["name"]
     if not _ASSET_NAME.match(name):
         raise bad(f"Invalid {kind} name '{name}'.", "ValidationError")
@@ -98,7 +96,7 @@ def put_container(app: App, req: Request) -> Response:
     return Response(201 if new else 200, container_body(req.ws, kind, cont))
 
 
-def delete_container(app: App, req: Request) -> Response:
+def delete_container(app: AppState, req: Request) -> Response:
     coll, key = req.ws[_kind(req)], req.params["name"].lower()
     if key not in coll:
         return Response(204)
@@ -181,7 +179,7 @@ def _order(records: list, query: dict, render: Callable) -> tuple[list, bool]:
     return [render(r) for r in recs], more
 
 
-def list_versions(app: App, req: Request) -> Response:
+def list_versions(app: AppState, req: Request) -> Response:
     kind, name = _kind(req), req.params["name"]
     cont = req.ws[kind].get(name.lower())
     if cont is None and kind == "models":  # fact 23 (M26 #1, M24 #2)
@@ -205,7 +203,7 @@ def list_versions(app: App, req: Request) -> Response:
     return Response(200, body)
 
 
-def get_version(app: App, req: Request) -> Response:
+def get_version(app: AppState, req: Request) -> Response:
     kind, name, version = _kind(req), req.params["name"], req.params["version"]
     cont = req.ws[kind].get(name.lower())
     if cont is None or version not in cont["versions"]:
@@ -213,7 +211,7 @@ def get_version(app: App, req: Request) -> Response:
     return Response(200, asset_body(req.ws, kind, cont["name"], cont["versions"][version]))
 
 
-def delete_version(app: App, req: Request) -> Response:
+def delete_version(app: AppState, req: Request) -> Response:
     cont = req.ws[_kind(req)].get(req.params["name"].lower())
     if cont is None or req.params["version"] not in cont["versions"]:
         return Response(204)
@@ -221,7 +219,7 @@ def delete_version(app: App, req: Request) -> Response:
     return Response(200)
 
 
-def put_version(app: App, req: Request) -> Response:
+def put_version(app: AppState, req: Request) -> Response:
     ws, kind, name, version, data = req.ws, _kind(req), req.params["name"], req.params["version"], req.data
     if not _ASSET_NAME.match(name):
         raise bad(f"Invalid {kind} name '{name}': use letters, digits, '-', '_' and '.'.", "ValidationError")
@@ -297,7 +295,7 @@ def put_version(app: App, req: Request) -> Response:
     return Response(201, asset_body(ws, kind, cont["name"], rec), _location(app, req))
 
 
-def _location(app: App, req: Request) -> dict:
+def _location(app: AppState, req: Request) -> dict:
     """``Location`` of a created version: the URL it was put to (facts 22, 24, 34)."""
     return {"Location": f"{app.base_url}{req.path.lstrip('/')}?api-version={req.query.get('api-version', '')}"}
 
@@ -386,7 +384,7 @@ def _not_allowed(where: str) -> Callable:
     return refuse(405, "MethodNotAllowed", lambda req: f"{req.method} not supported{where.format(kind=_kind(req))}.")
 
 
-def _unknown_sub_resource(app: App, req: Request) -> Response:
+def _unknown_sub_resource(app: AppState, req: Request) -> Response:
     raise ApiError(404, "NotFound", f"Unknown {_kind(req)} sub-resource {req.parts[4]}.")
 
 

@@ -5,7 +5,7 @@ Requests need a valid SharedKey signature made with the account key ``listSecret
 blob URLs, facts 27-28): signed with the account key, not expired, with the permission the request needs; or,
 for identity-based datastores, a storage AAD token (``Authorization: Bearer``). Blob
 contents are
-kept once per SHA-256 (``App.blob_data``, and ``<state_dir>/blobs/<sha>`` when the state is persistent); the
+kept once per SHA-256 (``AppState.blob_data``, and ``<state_dir>/blobs/<sha>`` when the state is persistent); the
 state keeps each blob's size, metadata and content hash.
 """
 
@@ -17,18 +17,15 @@ import hmac
 import re
 import secrets
 import time
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
-from .core import BLOB_ACCOUNT, ApiError, Request, Response, add_routes, http_date
-from .workspace import blob_container
-
-if TYPE_CHECKING:
-    from .app import App
+from .core import BLOB_ACCOUNT, ApiError, Request, Response, add_routes, blob_container, call_route, http_date
+from .state import AppState
 
 
-def serve(app: App, req: Request) -> Response:
+def serve(app: AppState, req: Request) -> Response:
     """The blob plane: check the SAS or SharedKey signature, then answer from the route table under the lock."""
     auth = req.headers.get("authorization", "")
     try:
@@ -47,17 +44,17 @@ def serve(app: App, req: Request) -> Response:
     req.params["container"] = parts[2] if len(parts) > 2 else ""
     req.params["blob"] = parts[3] if len(parts) > 3 else ""
     with app.lock:
-        return app.call(req, ["blob", "blob" if req.params["blob"] else "container"])
+        return call_route(app, req, ["blob", "blob" if req.params["blob"] else "container"])
 
 
-def blob_exists(app: App, ws: dict, path: str) -> bool:
+def blob_exists(app: AppState, ws: dict, path: str) -> bool:
     """Whether ``path`` is a blob or a folder of blobs in the workspace's blob datastore."""
     prefix = f"/{BLOB_ACCOUNT}/{blob_container(ws)}/{path.strip('/')}"
     blobs = app.state["blobs"]
     return prefix in blobs or any(k.startswith(prefix + "/") for k in blobs)
 
 
-def container_op(app: App, req: Request) -> Response:
+def container_op(app: AppState, req: Request) -> Response:
     """Container operations: list blobs, create/get the container (it always exists)."""
     query, container, blobs = req.query, req.params["container"], app.state["blobs"]
     if query.get("restype") == "container" and query.get("comp") == "list":
@@ -80,7 +77,7 @@ def container_op(app: App, req: Request) -> Response:
     return _error(400, "InvalidQueryParameterValue", "Unsupported container operation.")
 
 
-def read_blob(app: App, req: Request) -> Response:
+def read_blob(app: AppState, req: Request) -> Response:
     """GET (with an optional ``Range``/``x-ms-range``) or HEAD of a blob."""
     method, hdrs = req.method, req.headers
     rec = app.state["blobs"].get(req.path)
@@ -105,7 +102,7 @@ def read_blob(app: App, req: Request) -> Response:
     return Response(status, b"" if method == "HEAD" else data, headers)
 
 
-def put_blob(app: App, req: Request) -> Response:
+def put_blob(app: AppState, req: Request) -> Response:
     """PUT of a blob: a whole upload, or ``comp=metadata|block|blocklist``."""
     comp = req.query.get("comp")
     if not comp:
@@ -116,7 +113,7 @@ def put_blob(app: App, req: Request) -> Response:
     return handler(app, req)
 
 
-def _upload(app: App, req: Request) -> Response:
+def _upload(app: AppState, req: Request) -> Response:
     hdrs, blobs, key, now = req.headers, app.state["blobs"], req.path, time.time()
     if hdrs.get("x-ms-blob-type") != "BlockBlob":
         return _error(400, "MissingRequiredHeader", "x-ms-blob-type: BlockBlob is required.")
@@ -132,7 +129,7 @@ def _upload(app: App, req: Request) -> Response:
     return Response(201, b"", headers)
 
 
-def _set_metadata(app: App, req: Request) -> Response:
+def _set_metadata(app: AppState, req: Request) -> Response:
     rec, now = app.state["blobs"].get(req.path), time.time()
     if rec is None:
         return _error(404, "BlobNotFound", "The specified blob does not exist.")
@@ -142,12 +139,12 @@ def _set_metadata(app: App, req: Request) -> Response:
     return Response(200, b"", _headers(now, rec))
 
 
-def _put_block(app: App, req: Request) -> Response:
+def _put_block(app: AppState, req: Request) -> Response:
     app.staged.setdefault(req.path, {})[req.query.get("blockid", "")] = req.body
     return Response(201, b"", _headers(time.time()))
 
 
-def _put_block_list(app: App, req: Request) -> Response:
+def _put_block_list(app: AppState, req: Request) -> Response:
     key, now = req.path, time.time()
     staged = app.staged.pop(key, {})
     ids = re.findall(r"<(?:Latest|Uncommitted|Committed)>([^<]*)</", req.body.decode())
@@ -163,7 +160,7 @@ def _put_block_list(app: App, req: Request) -> Response:
 _PUT_COMP = {"metadata": _set_metadata, "block": _put_block, "blocklist": _put_block_list}
 
 
-def delete_blob(app: App, req: Request) -> Response:
+def delete_blob(app: AppState, req: Request) -> Response:
     blobs = app.state["blobs"]
     if blobs.get(req.path) is None:
         return _error(404, "BlobNotFound", "The specified blob does not exist.")
@@ -172,12 +169,12 @@ def delete_blob(app: App, req: Request) -> Response:
     return Response(202, b"", _headers(time.time()))
 
 
-def _unsupported_verb(app: App, req: Request) -> Response:
+def _unsupported_verb(app: AppState, req: Request) -> Response:
     return _error(405, "UnsupportedHttpVerb", f"{req.method} is not supported.")
 
 
 # ------------------------------------------------------------------------------------------------- helpers
-def _check_shared_key(app: App, method: str, raw_path: str, query: dict, hdrs: dict) -> None:
+def _check_shared_key(app: AppState, method: str, raw_path: str, query: dict, hdrs: dict) -> None:
     """Verify the SharedKey signature like Azure Storage does (so a wrong account key is caught)."""
     x_ms = sorted((k, v) for k, v in hdrs.items() if k.startswith("x-ms-"))
     canon_headers = "".join(f"{k}:{v}\n" for k, v in x_ms)
@@ -213,12 +210,12 @@ def _sas_string(fields: dict) -> str:
                       fields.get("sv", ""), fields.get("ses", ""), ""])
 
 
-def _sas_sig(app: App, fields: dict) -> str:
+def _sas_sig(app: AppState, fields: dict) -> str:
     key = base64.b64decode(app.account_key)
     return base64.b64encode(hmac.new(key, _sas_string(fields).encode(), hashlib.sha256).digest()).decode()
 
 
-def make_sas(app: App, hours: float = 1.0) -> str:
+def make_sas(app: AppState, hours: float = 1.0) -> str:
     """An account SAS for the blob service (``?sv=...&sig=...``, fact 27), valid ``hours`` hours."""
     expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + max(hours, 0.01) * 3600))
     fields = {"sv": SAS_VERSION, "ss": "bf", "srt": "co", "sp": SAS_PERMISSIONS, "se": expiry, "spr": "https"}
@@ -226,7 +223,7 @@ def make_sas(app: App, hours: float = 1.0) -> str:
     return "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in fields.items())
 
 
-def _check_sas(app: App, req: Request) -> None:
+def _check_sas(app: AppState, req: Request) -> None:
     q = req.query
     if not secrets.compare_digest(_sas_sig(app, q), q.get("sig", "")):
         raise ApiError(403, "AuthenticationFailed", "Server failed to authenticate the request. Make sure the value "
@@ -271,7 +268,7 @@ def crc64(data: bytes) -> bytes:
     return (crc ^ 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little")
 
 
-def _write(app: App, data: bytes, hdrs: dict, now: float) -> dict:
+def _write(app: AppState, data: bytes, hdrs: dict, now: float) -> dict:
     sha = hashlib.sha256(data).hexdigest()
     if sha not in app.blob_data:
         app.blob_data[sha] = data
@@ -284,7 +281,7 @@ def _write(app: App, data: bytes, hdrs: dict, now: float) -> dict:
             "content_type": hdrs.get("x-ms-blob-content-type", "application/octet-stream")}
 
 
-def _read(app: App, rec: dict) -> bytes:
+def _read(app: AppState, rec: dict) -> bytes:
     sha = rec["sha"]
     if sha not in app.blob_data and app.state_dir is not None:
         try:

@@ -16,17 +16,15 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from typing import TYPE_CHECKING
 
 from .core import (
     ISO_DURATION, PROVIDER, ApiError, Request, Response, add_routes, bad, fault_error, iso, not_found,
     pending_headers, prov_state, public, refuse, ws_id,
 )
-from .jobs import job_nodes
+from .joblife import job_nodes
+from .operations import lro, op_headers, start_delete
+from .state import AppState
 from .workspace import WS
-
-if TYPE_CHECKING:
-    from .app import App
 
 COMPUTES = WS + "/computes"
 COMPUTE = COMPUTES + "/{name}"
@@ -120,28 +118,28 @@ def _existing(req: Request) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- handlers
-def list_computes(app: App, req: Request) -> Response:
+def list_computes(app: AppState, req: Request) -> Response:
     return Response(200, {"value": [compute_body(req.ws, r) for r in req.ws["computes"].values()]})
 
 
-def get_compute(app: App, req: Request) -> Response:
+def get_compute(app: AppState, req: Request) -> Response:
     rec = req.ws["computes"].get(req.params["name"].lower())
     if rec is None:
         raise not_found(f"{PROVIDER}/workspaces/{req.ws['name']}/computes", req.params["name"])
     return Response(200, compute_body(req.ws, rec), pending_headers(rec))
 
 
-def delete_compute(app: App, req: Request) -> Response:
+def delete_compute(app: AppState, req: Request) -> Response:
     rec = req.ws["computes"].get(req.params["name"].lower())
     if rec is None:
         return Response(204)
     action = req.query.get("underlyingResourceAction", "")
     if action.lower() not in ("delete", "detach"):
         raise bad("The query parameter underlyingResourceAction must be 'Delete' or 'Detach'.")
-    return app.start_delete(rec, "compute", req.rule, ws=req.ws, api_version=req.query.get("api-version"))
+    return start_delete(app, rec, "compute", req.rule, ws=req.ws, api_version=req.query.get("api-version"))
 
 
-def patch_compute(app: App, req: Request) -> Response:
+def patch_compute(app: AppState, req: Request) -> Response:
     rec = _existing(req)
     scale = ((req.data or {}).get("properties") or {}).get("scaleSettings")
     if scale:
@@ -150,18 +148,18 @@ def patch_compute(app: App, req: Request) -> Response:
     return Response(200, compute_body(req.ws, rec))
 
 
-def list_nodes(app: App, req: Request) -> Response:
+def list_nodes(app: AppState, req: Request) -> Response:
     rec = _existing(req)
     return Response(200, {"nodes": nodes(req.ws, rec) if prov_state(rec) not in ("Creating", "Failed") else [],
                           "nextLink": None})
 
 
-def list_keys(app: App, req: Request) -> Response:
+def list_keys(app: AppState, req: Request) -> Response:
     _existing(req)
     return Response(200, {"computeType": "AmlCompute"})
 
 
-def unknown_action(app: App, req: Request) -> Response:
+def unknown_action(app: AppState, req: Request) -> Response:
     _existing(req)
     raise ApiError(404, "NotFound", f"Unknown compute action {req.parts[4]}.")
 
@@ -184,7 +182,7 @@ def _validate_scale(scale: dict) -> dict:
     return scale
 
 
-def put_compute(app: App, req: Request) -> Response:
+def put_compute(app: AppState, req: Request) -> Response:
     ws, name, data = req.ws, req.params["name"], req.data
     if not _COMPUTE_NAME.match(name):
         raise bad(f"Compute name '{name}' is invalid: it must be 2-16 characters, start with a letter and "
@@ -245,10 +243,10 @@ def put_compute(app: App, req: Request) -> Response:
         },
     }
     ws["computes"][key] = rec
-    op = app.lro("compute", now + latency, "Failed" if error else "Succeeded", error, ws=ws,
+    op = lro(app, "compute", now + latency, "Failed" if error else "Succeeded", error, ws=ws,
                  api_version=req.query.get("api-version"))
     # a create and an update both answer 201 (facts 1, 5)
-    return Response(201, compute_body(ws, rec, "update" if existing else "create"), app.op_headers(op))
+    return Response(201, compute_body(ws, rec, "update" if existing else "create"), op_headers(app, op))
 
 
 add_routes(

@@ -8,37 +8,36 @@ from __future__ import annotations
 import json
 import re
 import ssl
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from .core import DEFAULT_LATENCIES, ApiError, Request, RequestRecord, Response, add_routes, bad, is_write
 from .errors import EmulatorError
 from .faults import FaultRuleError
+from .joblife import add_script, check_script
+from .state import AppState
 
-if TYPE_CHECKING:
-    from .app import App
 
-
-def health(app: App, req: Request) -> Response:
+def health(app: AppState, req: Request) -> Response:
     return Response(200, {"ok": True, "base_url": app.base_url})
 
 
-def get_requests(app: App, req: Request) -> Response:
+def get_requests(app: AppState, req: Request) -> Response:
     with app.lock:
         log = [r._asdict() for r in app.log]
     return Response(200, {"requests": log, "write_calls": sum(1 for r in app.log if is_write(r.method, r.path))})
 
 
-def clear_requests(app: App, req: Request) -> Response:
+def clear_requests(app: AppState, req: Request) -> Response:
     with app.lock:
         app.log.clear()
     return Response(204)
 
 
-def list_faults(app: App, req: Request) -> Response:
+def list_faults(app: AppState, req: Request) -> Response:
     return Response(200, {"faults": [r.to_dict() for r in app.faults.list()]})
 
 
-def add_faults(app: App, req: Request) -> Response:
+def add_faults(app: AppState, req: Request) -> Response:
     """POST a rule object or a list of them (the keys of ``Faults.add``)."""
     rules = req.data if isinstance(req.data, list) else [req.data]
     try:
@@ -48,18 +47,18 @@ def add_faults(app: App, req: Request) -> Response:
     return Response(201, {"faults": added})
 
 
-def clear_faults(app: App, req: Request) -> Response:
+def clear_faults(app: AppState, req: Request) -> Response:
     app.faults.clear()
     return Response(204)
 
 
-def remove_fault(app: App, req: Request) -> Response:
+def remove_fault(app: AppState, req: Request) -> Response:
     if not re.fullmatch(r"\d+", req.params["id"]):
         return _no_route(app, req)
     return Response(204 if app.faults.remove(int(req.params["id"])) else 404)
 
 
-def reset(app: App, req: Request) -> Response:
+def reset(app: AppState, req: Request) -> Response:
     """Drop all resources, blobs, fault rules, job scripts and the request log (declared workspaces stay)."""
     app.reset_state()
     app.faults.clear()
@@ -70,7 +69,7 @@ def reset(app: App, req: Request) -> Response:
     return Response(204)
 
 
-def list_workspaces(app: App, req: Request) -> Response:
+def list_workspaces(app: AppState, req: Request) -> Response:
     with app.lock:
         out = {f"{w['sub']}/{w['rg']}/{w['name']}".lower(): {
             "subscription_id": w["sub"], "resource_group": w["rg"], "name": w["name"],
@@ -81,7 +80,7 @@ def list_workspaces(app: App, req: Request) -> Response:
     return Response(200, {"workspaces": list(out.values())})
 
 
-def add_workspace(app: App, req: Request) -> Response:
+def add_workspace(app: AppState, req: Request) -> Response:
     """``{"subscription_id", "resource_group", "name", "location"}`` (subscription and group default to the
     emulator's)."""
     data = req.data if isinstance(req.data, dict) else {}
@@ -98,16 +97,14 @@ def add_workspace(app: App, req: Request) -> Response:
                           "location": ws["location"]})
 
 
-def list_job_scripts(app: App, req: Request) -> Response:
+def list_job_scripts(app: AppState, req: Request) -> Response:
     with app.lock:
         return Response(200, {"job_scripts": [dict(s) for s in app.job_scripts]})
 
 
-def add_job_scripts(app: App, req: Request) -> Response:
+def add_job_scripts(app: AppState, req: Request) -> Response:
     """A script object or a list of them: ``{"name": regex, "steps": [[status, seconds], ...], "end",
     "message", "count"}``."""
-    from .jobs import add_script, check_script
-
     items = req.data if isinstance(req.data, list) else [req.data]
     scripts = []
     for item in items:
@@ -121,17 +118,17 @@ def add_job_scripts(app: App, req: Request) -> Response:
     return Response(201, {"job_scripts": [add_script(app, s) for s in scripts]})
 
 
-def clear_job_scripts(app: App, req: Request) -> Response:
+def clear_job_scripts(app: AppState, req: Request) -> Response:
     with app.lock:
         app.job_scripts.clear()
     return Response(204)
 
 
-def get_config(app: App, req: Request) -> Response:
+def get_config(app: AppState, req: Request) -> Response:
     return Response(200, {"latencies": app.latencies, "job_duration": app.job_duration})
 
 
-def set_config(app: App, req: Request) -> Response:
+def set_config(app: AppState, req: Request) -> Response:
     """``{"latencies": {kind: seconds}, "job_duration": seconds}`` (``latencies.job`` = ``job_duration``)."""
     data = req.data or {}
     unknown = set(data) - {"latencies", "job_duration"}
@@ -149,7 +146,7 @@ def set_config(app: App, req: Request) -> Response:
     return get_config(app, req)
 
 
-def _no_route(app: App, req: Request) -> Response:
+def _no_route(app: AppState, req: Request) -> Response:
     raise ApiError(404, "NotFound", f"No control route {req.method} {req.path}.")
 
 

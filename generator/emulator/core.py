@@ -21,12 +21,9 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 from .faults import FaultRule
-
-if TYPE_CHECKING:
-    from .app import App
 
 PROVIDER = "Microsoft.MachineLearningServices"
 BLOB_ACCOUNT = "amlgenemulatorstore"
@@ -152,7 +149,8 @@ def bad(message: str, code: str = "UserError") -> ApiError:
 
 
 # ---------------------------------------------------------------------------------------------- route table
-Handler = Callable[["App", Request], Response]
+# ``handler(app, req)``: ``app`` is the emulator's ``AppState`` (``state.py``, which stands above this module)
+Handler = Callable[[Any, Request], Response]
 
 
 @dataclass(frozen=True)
@@ -214,10 +212,21 @@ def find_route(segments: list[str], method: str, case_sensitive: bool = False) -
     return (best[1], best[2]) if best else None
 
 
+def call_route(app: Any, req: Request, segments: list[str], case_sensitive: bool = False) -> Response:
+    """Answer ``req`` with the route-table handler for ``segments`` (404 when no row matches)."""
+    found = find_route(segments, req.method, case_sensitive)
+    if found is None:
+        raise ApiError(404, "NotFound", f"No route for {req.method} {req.path} in the Azure ML emulator.")
+    route, params = found
+    req.parts = segments
+    req.params.update(params)
+    return route.handler(app, req)
+
+
 def refuse(status: int, code: str, message: Union[str, Callable[[Request], str]]) -> Handler:
     """A handler that only answers an ARM error; ``{method}`` in a string message becomes the request method."""
 
-    def handler(app: "App", req: Request) -> Response:
+    def handler(app: Any, req: Request) -> Response:
         text = message(req) if callable(message) else message.replace("{method}", req.method)
         raise ApiError(status, code, text)
 
@@ -240,6 +249,11 @@ def normalise_region(location: str) -> str:
 
 def ws_id(ws: dict) -> str:
     return f"/subscriptions/{ws['sub']}/resourceGroups/{ws['rg']}/providers/{PROVIDER}/workspaces/{ws['name']}"
+
+
+def blob_container(ws: dict) -> str:
+    """The blob container of a workspace's ``workspaceblobstore``."""
+    return f"azureml-blobstore-{ws['workspace_id']}"
 
 
 def system_data(created: float, modified: Optional[float] = None) -> dict:

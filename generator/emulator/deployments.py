@@ -15,17 +15,15 @@ from __future__ import annotations
 import copy
 import re
 import time
-from typing import TYPE_CHECKING
 
 from .core import (
     ISO_DURATION, PROVIDER, ApiError, Request, Response, add_routes, bad, fault_error, iso, not_found,
     pending_headers, prov_state,
 )
 from .endpoints import ENDPOINT, NAME
+from .operations import lro, op_headers, op_url, resource_url, start_delete
 from .refs import REGISTRY_ASSET_URI, WS_ASSET_ID, model_ref_ok
-
-if TYPE_CHECKING:
-    from .app import App
+from .state import AppState
 
 DEPLOYMENTS = ENDPOINT + "/deployments"
 DEPLOYMENT = DEPLOYMENTS + "/{deployment}"
@@ -59,12 +57,12 @@ def _service_env(ws: dict, props: dict) -> dict:
     return env
 
 
-def deployment_body(app: App, ws: dict, rec: dict, api_version: str = "", answer: bool = False) -> dict:
+def deployment_body(app: AppState, ws: dict, rec: dict, api_version: str = "", answer: bool = False) -> dict:
     emu, sent = rec["_emu"], rec["properties"]
     state = "Creating" if answer else prov_state(rec)
     service = {}
     if emu.get("op") in app.state["operations"]:
-        service["AzureAsyncOperationUri"] = (app.op_url(emu["op"]).split("?")[0]
+        service["AzureAsyncOperationUri"] = (op_url(app, emu["op"]).split("?")[0]
                                              + f"?api-version={api_version or '2023-04-01-preview'}")
     props: dict = {"description": sent.get("description"),
                    "properties": {**(sent.get("properties") or {}), **service}}
@@ -128,13 +126,13 @@ def _deployment(req: Request) -> dict:
     return dep
 
 
-def list_deployments(app: App, req: Request) -> Response:
+def list_deployments(app: AppState, req: Request) -> Response:
     _, deps = _endpoint_deployments(req)
     api = req.query.get("api-version", "")
     return Response(200, {"value": [deployment_body(app, req.ws, r, api) for r in deps.values()]})
 
 
-def get_deployment(app: App, req: Request) -> Response:
+def get_deployment(app: AppState, req: Request) -> Response:
     ep, deps = _endpoint_deployments(req)
     dep = deps.get(req.params["deployment"].lower())
     if dep is None:
@@ -143,7 +141,7 @@ def get_deployment(app: App, req: Request) -> Response:
     return Response(200, deployment_body(app, req.ws, dep, req.query.get("api-version", "")), pending_headers(dep))
 
 
-def delete_deployment(app: App, req: Request) -> Response:
+def delete_deployment(app: AppState, req: Request) -> Response:
     ep, deps = _endpoint_deployments(req)
     dep = deps.get(req.params["deployment"].lower())
     if dep is None:
@@ -155,10 +153,10 @@ def delete_deployment(app: App, req: Request) -> Response:
         raise bad(f"Deployment '{dep['name']}' still receives {what} on endpoint '{ep['name']}'; set its "
                   f"traffic to 0 before deleting it.", "BadArgument")
     dep["_emu"]["ran"] = dep["_emu"].get("ran") or prov_state(dep) == "Succeeded"
-    return app.start_delete(dep, "deployment", req.rule, ws=req.ws, api_version=req.query.get("api-version"))
+    return start_delete(app, dep, "deployment", req.rule, ws=req.ws, api_version=req.query.get("api-version"))
 
 
-def get_logs(app: App, req: Request) -> Response:
+def get_logs(app: AppState, req: Request) -> Response:
     """``POST .../getLogs`` ``{"containerType", "tail"}`` -> ``{"content": ...}``: the deployment's state and the
     requests it scored (``[mirror]`` for mirrored copies) and the faults injected on it."""
     dep = _deployment(req)
@@ -170,17 +168,17 @@ def get_logs(app: App, req: Request) -> Response:
     return Response(200, {"content": "\n".join(lines) + "\n"})
 
 
-def list_skus(app: App, req: Request) -> Response:
+def list_skus(app: AppState, req: Request) -> Response:
     _deployment(req)
     return Response(200, {"value": []})
 
 
-def unknown_deployment_action(app: App, req: Request) -> Response:
+def unknown_deployment_action(app: AppState, req: Request) -> Response:
     _deployment(req)
     raise ApiError(404, "NotFound", f"Unknown deployment action {req.parts[6]}.")
 
 
-def deployments_not_allowed(app: App, req: Request) -> Response:
+def deployments_not_allowed(app: AppState, req: Request) -> Response:
     _endpoint_deployments(req)
     raise ApiError(405, "MethodNotAllowed", f"{req.method} not supported on deployments.")
 
@@ -215,7 +213,7 @@ def _validate(props: dict, sku: dict) -> int:
     return capacity
 
 
-def put_deployment(app: App, req: Request) -> Response:
+def put_deployment(app: AppState, req: Request) -> Response:
     """PUT (create or replace) or PATCH (merge into the existing one) of a deployment."""
     ep, deps = _endpoint_deployments(req)
     ws, name, data, patch = req.ws, req.params["deployment"], req.data, req.method == "PATCH"
@@ -247,7 +245,7 @@ def put_deployment(app: App, req: Request) -> Response:
     props = copy.deepcopy(props)
     props["properties"] = {k: v for k, v in (props.get("properties") or {}).items() if k != "AzureAsyncOperationUri"}
     props["endpointComputeType"] = "Managed"
-    op = app.lro("deployment", now + latency, "Failed" if error else "Succeeded", error, ws=ws,
+    op = lro(app, "deployment", now + latency, "Failed" if error else "Succeeded", error, ws=ws,
                  api_version=req.query.get("api-version"))
     rec = {
         "id": f"{ep['id']}/deployments/{name}", "name": name,
@@ -266,7 +264,7 @@ def put_deployment(app: App, req: Request) -> Response:
     deps[name.lower()] = rec
     api = req.query.get("api-version", "")
     return Response(202 if patch else 201, deployment_body(app, ws, rec, api, answer=True),
-                    app.op_headers(op, app.resource_url(rec["id"], api)))
+                    op_headers(app, op, resource_url(app, rec["id"], api)))
 
 
 add_routes(

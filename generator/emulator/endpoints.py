@@ -19,16 +19,15 @@ import re
 import secrets
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .core import (
     PROVIDER, TENANT_ID, ApiError, Request, Response, add_routes, bad, fault_error, iso, not_found, pending_headers,
     prov_state, refuse, ws_id,
 )
+from .operations import lro, op_headers, op_url, resource_url, start_delete
+from .state import AppState
 from .workspace import WS
-
-if TYPE_CHECKING:
-    from .app import App
 
 ENDPOINTS = WS + "/onlineEndpoints"
 ENDPOINT = ENDPOINTS + "/{name}"
@@ -41,19 +40,19 @@ NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")  # endpoint and de
 
 
 # ------------------------------------------------------------------------------------------------- bodies
-def scoring_base(app: App, ws: dict, name: str) -> str:
+def scoring_base(app: AppState, ws: dict, name: str) -> str:
     """Where the emulator serves ``<name>.<region>.inference.ml.azure.com``: ``<base>/inference/<region>/<name>``."""
     return f"{app.base_url}inference/{ws['location']}/{name}"
 
 
-def endpoint_body(app: App, ws: dict, rec: dict, api_version: str = "", answer: str = "") -> dict:
+def endpoint_body(app: AppState, ws: dict, rec: dict, api_version: str = "", answer: str = "") -> dict:
     """The endpoint as a GET shows it, or as the answer to a create PUT (``"create"``) or an update PUT
     (``"update"``: reduced ``systemData``, no ``identity``/``location``, fact 11)."""
     emu, props = rec["_emu"], rec["properties"]
     state = "Creating" if answer else prov_state(rec)
     service = {}
     if emu.get("op") in app.state["operations"]:
-        service["AzureAsyncOperationUri"] = (app.op_url(emu["op"]).split("?")[0]
+        service["AzureAsyncOperationUri"] = (op_url(app, emu["op"]).split("?")[0]
                                              + f"?api-version={api_version or '2023-04-01-preview'}")
     if answer != "update":
         service = {"azureml.onlineendpointid": ws_id(ws).lower() + f"/onlineendpoints/{rec['name'].lower()}",
@@ -89,48 +88,48 @@ def _endpoint(req: Request) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- handlers
-def list_endpoints(app: App, req: Request) -> Response:
+def list_endpoints(app: AppState, req: Request) -> Response:
     api = req.query.get("api-version", "")
     return Response(200, {"value": [endpoint_body(app, req.ws, r, api) for r in req.ws["endpoints"].values()]})
 
 
-def get_endpoint(app: App, req: Request) -> Response:
+def get_endpoint(app: AppState, req: Request) -> Response:
     ep = req.ws["endpoints"].get(req.params["name"].lower())
     if ep is None:
         raise not_found(f"{PROVIDER}/workspaces/{req.ws['name']}/onlineEndpoints", req.params["name"])
     return Response(200, endpoint_body(app, req.ws, ep, req.query.get("api-version", "")), pending_headers(ep))
 
 
-def delete_endpoint(app: App, req: Request) -> Response:
+def delete_endpoint(app: AppState, req: Request) -> Response:
     ep = req.ws["endpoints"].get(req.params["name"].lower())
     if ep is None:
         return Response(204)
-    return app.start_delete(ep, "endpoint", req.rule, ws=req.ws, api_version=req.query.get("api-version"))
+    return start_delete(app, ep, "endpoint", req.rule, ws=req.ws, api_version=req.query.get("api-version"))
 
 
-def list_keys(app: App, req: Request) -> Response:
+def list_keys(app: AppState, req: Request) -> Response:
     ep = _endpoint(req)
     if ep["properties"]["authMode"] != "Key":
         raise bad(f"Endpoint '{req.params['name']}' does not use key authentication.")
     return Response(200, dict(ep["_emu"]["keys"]))
 
 
-def regenerate_keys(app: App, req: Request) -> Response:
+def regenerate_keys(app: AppState, req: Request) -> Response:
     ep = _endpoint(req)
     which = (req.data or {}).get("keyType", "Primary")
     if which not in ("Primary", "Secondary"):
         raise bad("keyType must be Primary or Secondary.")
     ep["_emu"]["keys"][f"{which.lower()}Key"] = secrets.token_urlsafe(32)
-    op = app.lro("keys", time.time(), "Succeeded", None, ws=req.ws, api_version=req.query.get("api-version"))
-    return Response(202, None, {"Location": app.op_url(op, "mfeOperationResults")})
+    op = lro(app, "keys", time.time(), "Succeeded", None, ws=req.ws, api_version=req.query.get("api-version"))
+    return Response(202, None, {"Location": op_url(app, op, "mfeOperationResults")})
 
 
-def get_token(app: App, req: Request) -> Response:
+def get_token(app: AppState, req: Request) -> Response:
     _endpoint(req)
     raise bad(f"Endpoint '{req.params['name']}' does not use AMLToken authentication.")
 
 
-def unknown_endpoint_action(app: App, req: Request) -> Response:
+def unknown_endpoint_action(app: AppState, req: Request) -> Response:
     _endpoint(req)
     raise ApiError(404, "NotFound", f"Unknown endpoint action {req.parts[4]}.")
 
@@ -185,7 +184,7 @@ def check_traffic(ws: dict, ep_name: str, traffic: Any, mirror: Any) -> tuple[di
     return live, mirrored
 
 
-def put_endpoint(app: App, req: Request) -> Response:
+def put_endpoint(app: AppState, req: Request) -> Response:
     """PUT (create or replace) or PATCH (merge into the existing one) of an endpoint."""
     ws, name, data, patch = req.ws, req.params["name"], req.data, req.method == "PATCH"
     existing = ws["endpoints"].get(name.lower())
@@ -232,7 +231,7 @@ def put_endpoint(app: App, req: Request) -> Response:
     if isinstance(ident, dict) and ident.get("type", "").lower().startswith("systemassigned"):
         ident = {**ident, "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, name)), "tenantId": TENANT_ID}
     user_props = {k: v for k, v in (props.get("properties") or {}).items() if k not in SERVICE_PROPERTIES}
-    op = app.lro("endpoint", now + latency, "Failed" if error else "Succeeded", error, ws=ws,
+    op = lro(app, "endpoint", now + latency, "Failed" if error else "Succeeded", error, ws=ws,
                  api_version=req.query.get("api-version"))
     first_ready = existing["_emu"].get("first_ready", existing["_emu"]["ready_at"]) if existing else now + latency
     rec = {
@@ -259,7 +258,7 @@ def put_endpoint(app: App, req: Request) -> Response:
     ws["endpoints"][name.lower()] = rec
     api = req.query.get("api-version", "")
     return Response(202 if patch else 201, endpoint_body(app, ws, rec, api, "update" if existing else "create"),
-                    app.op_headers(op, app.resource_url(rec["id"], api)))
+                    op_headers(app, op, resource_url(app, rec["id"], api)))
 
 
 _NOT_ALLOWED = refuse(405, "MethodNotAllowed", "{method} not supported on onlineEndpoints.")

@@ -9,14 +9,11 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from .core import iso
 from .metrics import is_finetune, run_points, visible
-from .runs import RunNode, Tree, run_status, run_times
-
-if TYPE_CHECKING:
-    from .app import App
+from .runtree import RunNode, Tree, run_status, run_times
+from .state import AppState
 
 _STEP_LINES = {  # lines a step prints over its run (fractions of its window), by a word of its name
     "validation": ["Validating the pipeline inputs", "train_file_path: chat-completion rows with a 'messages' column",
@@ -32,7 +29,7 @@ def _stamp(t: float) -> str:
     return iso(t)[:23] + "Z"
 
 
-def _step_lines(app: App, tree: Tree, run: RunNode, now: float) -> list[tuple[float, str]]:
+def _step_lines(app: AppState, tree: Tree, run: RunNode, now: float) -> list[tuple[float, str]]:
     start, end = run.start, run.end
     if start is None or end is None:
         return []
@@ -86,7 +83,7 @@ def _execution_lines(tree: Tree, run: RunNode, now: float) -> list[tuple[float, 
     return lines
 
 
-def log_text(app: App, ws: dict, tree: Tree, run: RunNode) -> str:
+def log_text(app: AppState, ws: dict, tree: Tree, run: RunNode) -> str:
     now = time.time()
     canceled = tree.job["_emu"].get("canceled_at")
     limit = now if canceled is None else min(now, canceled)

@@ -24,13 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 from .core import Request, Response, add_routes, bad
-from .runs import RunNode, Tree, resolve_input
-
-if TYPE_CHECKING:
-    from .app import App
+from .errors import EmulatorError
+from .refs import REGISTRY_ASSET_URI
+from .registry_seed import components
+from .runtree import RunNode, Tree, resolve_input
+from .state import AppState
 
 FINETUNE_PARAMS = {  # input -> value when neither the job nor the component sets it
     "learning_rate": "2e-05", "num_train_epochs": "1", "per_device_train_batch_size": "1",
@@ -52,9 +53,6 @@ def is_finetune(run: RunNode) -> bool:
 
 
 def _component_default(node: dict, name: str) -> Optional[str]:
-    from .registry_seed import components
-    from .refs import REGISTRY_ASSET_URI
-
     m = REGISTRY_ASSET_URI.match(str(node.get("componentId") or ""))
     if not m:
         return None
@@ -150,7 +148,7 @@ def training_points(params: dict[str, str], seed: bytes) -> list[Point]:
     return points
 
 
-def run_points(app: App, tree: Tree, run: RunNode) -> list[Point]:
+def run_points(app: AppState, tree: Tree, run: RunNode) -> list[Point]:
     """The metric points of one run (overrides applied; not filtered by time)."""
     points: list[Point] = []
     if is_finetune(run):
@@ -195,10 +193,8 @@ def visible(tree: Tree, run: RunNode, points: list[Point], now: float) -> list[t
     return out
 
 
-def set_overrides(app: App, job: str, metrics: dict, step: Optional[str] = None) -> dict:
+def set_overrides(app: AppState, job: str, metrics: dict, step: Optional[str] = None) -> dict:
     """Set (or, with None values, remove) final metric values of a job; returns the job's overrides."""
-    from .errors import EmulatorError
-
     if not isinstance(job, str) or not job:
         raise EmulatorError("set_metrics needs a job name")
     if not isinstance(metrics, dict) or not all(isinstance(k, str) and k for k in metrics):
@@ -226,10 +222,8 @@ def set_overrides(app: App, job: str, metrics: dict, step: Optional[str] = None)
     return result
 
 
-def control_set(app: App, req: Request) -> Response:
+def control_set(app: AppState, req: Request) -> Response:
     """``POST /_emulator/metrics`` ``{"job": name, "metrics": {key: value}, "step": optional}``."""
-    from .errors import EmulatorError
-
     data: Any = req.data if isinstance(req.data, dict) else {}
     try:
         with app.lock:

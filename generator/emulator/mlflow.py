@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from .core import Request, Response, add_routes
 from .metrics import finetune_params, is_finetune, run_points, visible
-from .runs import RunNode, Tree, build_tree, experiment_id, find_run, run_status, run_times
-
-if TYPE_CHECKING:
-    from .app import App
+from .runtree import RunNode, Tree, build_tree, experiment_id, find_run, run_status, run_times
+from .state import AppState
 
 BASE = ("mlflow/v1.0/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/"
         "workspaces/{ws}/api/2.0/mlflow")
@@ -51,13 +49,13 @@ class MlflowError(Exception):
         return Response(self.status, {"error_code": self.code, "message": self.message})
 
 
-def _ws(app: App, req: Request) -> dict:
+def _ws(app: AppState, req: Request) -> dict:
     p = req.params
     return app.workspace(p["sub"], p["rg"], p["ws"])
 
 
 def _handler(fn):
-    def handle(app: App, req: Request) -> Response:
+    def handle(app: AppState, req: Request) -> Response:
         try:
             return fn(app, req, _ws(app, req))
         except MlflowError as err:
@@ -81,7 +79,7 @@ def _experiments(ws: dict) -> dict[str, dict]:
     return out
 
 
-def get_by_name(app: App, req: Request, ws: dict) -> Response:
+def get_by_name(app: AppState, req: Request, ws: dict) -> Response:
     name = req.query.get("experiment_name")
     if not name:
         raise MlflowError(400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'experiment_name'.")
@@ -91,14 +89,14 @@ def get_by_name(app: App, req: Request, ws: dict) -> Response:
     raise MlflowError(404, "RESOURCE_DOES_NOT_EXIST", f"Could not find experiment with name '{name}'")
 
 
-def get_experiment(app: App, req: Request, ws: dict) -> Response:
+def get_experiment(app: AppState, req: Request, ws: dict) -> Response:
     exp = _experiments(ws).get(str(req.query.get("experiment_id")))
     if exp is None:
         raise MlflowError(404, "RESOURCE_DOES_NOT_EXIST", f"No Experiment with id={req.query.get('experiment_id')} exists")
     return Response(200, {"experiment": exp})
 
 
-def search_experiments(app: App, req: Request, ws: dict) -> Response:
+def search_experiments(app: AppState, req: Request, ws: dict) -> Response:
     return Response(200, {"experiments": list(_experiments(ws).values())})
 
 
@@ -107,7 +105,7 @@ def _ms(t: Optional[float]) -> Optional[int]:
     return int(t * 1000) if t is not None else None
 
 
-def run_view(app: App, ws: dict, tree: Tree, run: RunNode, now: float) -> dict:
+def run_view(app: AppState, ws: dict, tree: Tree, run: RunNode, now: float) -> dict:
     """A run as MLflow answers it (latest value of each metric logged so far)."""
     status = run_status(tree, run, now)
     start, end = run_times(tree, run, now)
@@ -132,7 +130,7 @@ def run_view(app: App, ws: dict, tree: Tree, run: RunNode, now: float) -> dict:
             "inputs": {}}
 
 
-def get_run(app: App, req: Request, ws: dict) -> Response:
+def get_run(app: AppState, req: Request, ws: dict) -> Response:
     run_id = req.query.get("run_id") or req.query.get("run_uuid")
     if not run_id:
         raise MlflowError(400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'run_id'.")
@@ -197,7 +195,7 @@ def _matches(view: dict, clauses: list) -> bool:
     return True
 
 
-def search_runs(app: App, req: Request, ws: dict) -> Response:
+def search_runs(app: AppState, req: Request, ws: dict) -> Response:
     data = req.data if isinstance(req.data, dict) else {}
     wanted = {str(e) for e in data.get("experiment_ids") or []}
     clauses = parse_filter(str(data.get("filter") or ""))
@@ -226,7 +224,7 @@ def search_runs(app: App, req: Request, ws: dict) -> Response:
     return Response(200, body)
 
 
-def metric_history(app: App, req: Request, ws: dict) -> Response:
+def metric_history(app: AppState, req: Request, ws: dict) -> Response:
     run_id, key = req.query.get("run_id") or req.query.get("run_uuid"), req.query.get("metric_key")
     if not run_id or not key:
         raise MlflowError(400, "INVALID_PARAMETER_VALUE", "run_id and metric_key are required.")
@@ -239,7 +237,7 @@ def metric_history(app: App, req: Request, ws: dict) -> Response:
     return Response(200, {"metrics": points})
 
 
-def _no_endpoint(app: App, req: Request) -> Response:
+def _no_endpoint(app: AppState, req: Request) -> Response:
     return Response(404, {"error_code": "ENDPOINT_NOT_FOUND",
                           "message": f"No MLflow route {req.method} {'/'.join(req.parts[11:])} in the emulator."})
 

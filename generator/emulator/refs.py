@@ -11,15 +11,13 @@ in registry <r> ..." as the service answers (fact 33).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from .blob import blob_exists
 from .core import ApiError, bad
 from .registry import component_versions, model_versions, registry_regions
+from .state import AppState
 from .workspace import datastore
-
-if TYPE_CHECKING:
-    from .app import App
 
 DATASTORE_URI = re.compile(
     r"^azureml://subscriptions/(?P<sub>[^/]+)/resource[gG]roups/(?P<rg>[^/]+)/workspaces/(?P<ws>[^/]+)/"
@@ -73,7 +71,7 @@ def compute_ref_ok(ws: dict, ref: Optional[str], where: str) -> None:
         raise bad(f"{where}: compute '{name}' was not found in workspace '{ws['name']}'.", "UserError")
 
 
-def component_ref_ok(app: App, ws: dict, ref: Optional[str], where: str) -> None:
+def component_ref_ok(app: AppState, ws: dict, ref: Optional[str], where: str) -> None:
     """A pipeline child's component: a registry component version/label or a workspace component version."""
     if not ref:
         return
@@ -96,7 +94,7 @@ def component_ref_ok(app: App, ws: dict, ref: Optional[str], where: str) -> None
     raise bad(f"{where}: componentId '{ref}' is not a valid component reference.", "UserError")
 
 
-def asset_ref_ok(app: App, ws: dict, uri: Optional[str], where: str) -> Optional[str]:
+def asset_ref_ok(app: AppState, ws: dict, uri: Optional[str], where: str) -> Optional[str]:
     """Check a job input URI: missing assets/datastores -> 400; returns a runtime failure message or None."""
     if not uri or not isinstance(uri, str):
         return None
@@ -122,7 +120,7 @@ def asset_ref_ok(app: App, ws: dict, uri: Optional[str], where: str) -> Optional
     return None
 
 
-def model_ref_ok(app: App, ws: dict, model: str) -> None:
+def model_ref_ok(app: AppState, ws: dict, model: str) -> None:
     """A deployment's model: a model version of this workspace or of the ``azureml`` registry."""
     m = WS_ASSET_ID.match(model)
     if m and m["kind"].lower() == "models":
@@ -143,12 +141,12 @@ def model_ref_ok(app: App, ws: dict, model: str) -> None:
     raise bad(f"Model reference '{model}' is not a model version ARM id.", "UserError")
 
 
-def workspace_location(app: App, ws: dict) -> str:
+def workspace_location(app: AppState, ws: dict) -> str:
     """The workspace's region (its record's ``location``, else the emulator's)."""
     return str(ws.get("location") or app.location).lower()
 
 
-def registry_region_ok(app: App, ws: dict, reg: str, uri: str, where: str) -> None:
+def registry_region_ok(app: AppState, ws: dict, reg: str, uri: str, where: str) -> None:
     """A registry asset is consumed from a workspace in one of the registry's regions (fact 33); 400 otherwise."""
     try:
         regions = registry_regions(app, reg)

@@ -21,7 +21,7 @@ import datetime as _dt
 import re
 import time
 import uuid
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from . import registry_seed
 from .core import (
@@ -30,9 +30,7 @@ from .core import (
 )
 from .errors import EmulatorError
 from .registry_seed import REGISTRY_NAME, REGISTRY_RESOURCE_GROUP, REGISTRY_SUBSCRIPTION
-
-if TYPE_CHECKING:
-    from .app import App
+from .state import AppState
 
 REGISTRY = "registries/{reg}"
 KINDS = ("models", "components")
@@ -51,7 +49,7 @@ WS_ASSET_ID = re.compile(
 
 
 # ------------------------------------------------------------------------------------------------ registries
-def setup(app: App, declared: Optional[dict]) -> None:
+def setup(app: AppState, declared: Optional[dict]) -> None:
     """The system registry's content and the declared user registries (called once by ``App``)."""
     app.registry_models = {name: {v: _system_version(rec) for v, rec in versions.items()}
                            for name, versions in registry_seed.models().items()}
@@ -61,7 +59,7 @@ def setup(app: App, declared: Optional[dict]) -> None:
         add_registry(app, name, regions)
 
 
-def add_registry(app: App, name: str, regions: list[str]) -> dict:
+def add_registry(app: AppState, name: str, regions: list[str]) -> dict:
     """Declare (or re-declare with new regions) a user registry; raises ``EmulatorError`` on bad input."""
     if not isinstance(name, str) or not REGISTRY_NAME_RE.match(name) or name.lower() == REGISTRY_NAME:
         raise EmulatorError(f"registry name {name!r} is invalid (3-33 letters, digits, '-', '_'; not "
@@ -75,7 +73,7 @@ def add_registry(app: App, name: str, regions: list[str]) -> dict:
     return dict(rec)
 
 
-def registry_regions(app: App, reg: str) -> Optional[list[str]]:
+def registry_regions(app: AppState, reg: str) -> Optional[list[str]]:
     """The regions of a registry (None = every region, the system registry); 404 when it does not exist."""
     if reg.lower() == REGISTRY_NAME:
         return None
@@ -85,19 +83,19 @@ def registry_regions(app: App, reg: str) -> Optional[list[str]]:
     return rec["regions"]
 
 
-def list_registries(app: App) -> list[dict]:
+def list_registries(app: AppState) -> list[dict]:
     return [{"name": REGISTRY_NAME, "regions": None, "system": True},
             *({"name": r["name"], "regions": list(r["regions"]), "system": False}
               for r in app.user_registries.values())]
 
 
-def _store(app: App, reg: str) -> dict:
+def _store(app: AppState, reg: str) -> dict:
     """The state of a user registry: ``{"models": {name: {version: record}}, "pending": {op: ...}}``."""
     regs = app.state.setdefault("registries", {})
     return regs.setdefault(reg.lower(), {"models": {}, "pending": {}})
 
 
-def check_access(app: App, reg: str, method: str) -> None:
+def check_access(app: AppState, reg: str, method: str) -> None:
     """Every registry data-plane route: 404 for an unknown registry, 403 for a write to ``azureml``."""
     registry_regions(app, reg)
     if reg.lower() == REGISTRY_NAME and method != "GET":
@@ -106,7 +104,7 @@ def check_access(app: App, reg: str, method: str) -> None:
 
 
 # -------------------------------------------------------------------------------------------------- discovery
-def discovery(app: App, req: Request) -> Response:
+def discovery(app: AppState, req: Request) -> Response:
     reg = req.params["reg"]
     regions = registry_regions(app, reg)
     system = regions is None
@@ -123,11 +121,11 @@ def discovery(app: App, req: Request) -> Response:
     })
 
 
-def _no_discovery_route(app: App, req: Request) -> Response:
+def _no_discovery_route(app: AppState, req: Request) -> Response:
     raise ApiError(404, "NotFound", f"No route for {req.method} {req.path}.")
 
 
-def get_registry(app: App, req: Request) -> Response:
+def get_registry(app: AppState, req: Request) -> Response:
     regions = registry_regions(app, req.params["reg"])
     return Response(200, {"name": req.params["reg"], "location": (regions or [app.location])[0],
                           "properties": {"regionDetails": [{"location": r} for r in (regions or [app.location])]}})
@@ -153,7 +151,7 @@ def _system_version(rec: dict) -> dict:
     return out
 
 
-def model_versions(app: App, reg: str, name: str) -> dict:
+def model_versions(app: AppState, reg: str, name: str) -> dict:
     """``{version: record}`` of a registry model (empty when the registry has no such model)."""
     if reg.lower() == REGISTRY_NAME:
         return app.registry_models.get(name, {})
@@ -161,18 +159,18 @@ def model_versions(app: App, reg: str, name: str) -> dict:
     return _store(app, reg)["models"].get(name, {})
 
 
-def component_versions(app: App, reg: str, name: str) -> dict:
+def component_versions(app: AppState, reg: str, name: str) -> dict:
     if reg.lower() == REGISTRY_NAME:
         return app.registry_components.get(name, {})
     return {}
 
 
-def _versions_of(app: App, req: Request) -> dict:
+def _versions_of(app: AppState, req: Request) -> dict:
     kind, reg, name = req.parts[2].lower(), req.params["reg"], req.params["name"]
     return (model_versions if kind == "models" else component_versions)(app, reg, name)
 
 
-def _names(app: App, reg: str, kind: str) -> list[str]:
+def _names(app: AppState, reg: str, kind: str) -> list[str]:
     if reg.lower() == REGISTRY_NAME:
         return list(app.registry_models if kind == "models" else app.registry_components)
     settle(app, reg)
@@ -194,11 +192,11 @@ def _asset_id(reg: str, kind: str, name: str, version: Optional[str] = None) -> 
     return f"{base}/versions/{version}" if version else base
 
 
-def _created(app: App, kind: str, rec: dict) -> float:
+def _created(app: AppState, kind: str, rec: dict) -> float:
     return rec.get("created", app.registry_created) if kind == "models" else app.registry_created
 
 
-def _container(app: App, reg: str, kind: str, name: str, versions: dict) -> dict:
+def _container(app: AppState, reg: str, kind: str, name: str, versions: dict) -> dict:
     latest = _latest(versions, kind)
     archived = bool(versions[latest].get("isArchived")) if kind == "models" else False
     first = min(_created(app, kind, r) for r in versions.values())
@@ -207,7 +205,7 @@ def _container(app: App, reg: str, kind: str, name: str, versions: dict) -> dict
                            "latestVersion": latest, "nextVersion": None}}
 
 
-def _version(app: App, reg: str, kind: str, name: str, version: str, rec: dict) -> dict:
+def _version(app: AppState, reg: str, kind: str, name: str, version: str, rec: dict) -> dict:
     """A registry version as the data plane answers it (fact 38: ``name`` is the asset name, ``type`` the kind)."""
     if kind == "models":
         props = {k: copy.deepcopy(rec.get(k)) for k in ("description", "tags", "properties", "isArchived", "flavors",
@@ -223,7 +221,7 @@ def _version(app: App, reg: str, kind: str, name: str, version: str, rec: dict) 
 
 
 # ---------------------------------------------------------------------------------------------------- reads
-def list_containers(app: App, req: Request) -> Response:
+def list_containers(app: AppState, req: Request) -> Response:
     kind, reg = req.parts[2].lower(), req.params["reg"]
     # azure-ai-ml 1.35.2 sends str() of its ListViewType enum on this path ("ListViewType.ARCHIVED_ONLY"): read
     # as the value it names (whether Azure does is not recorded; passing the string "ArchivedOnly" is safe)
@@ -242,14 +240,14 @@ def list_containers(app: App, req: Request) -> Response:
     return Response(200, {"value": out})
 
 
-def get_container(app: App, req: Request) -> Response:
+def get_container(app: AppState, req: Request) -> Response:
     versions = _versions_of(app, req)
     if not versions:
         raise not_found(f"registry {req.parts[2].lower()[:-1]}", req.params["name"])
     return Response(200, _container(app, req.params["reg"], req.parts[2].lower(), req.params["name"], versions))
 
 
-def list_versions(app: App, req: Request) -> Response:
+def list_versions(app: AppState, req: Request) -> Response:
     """Newest first (or ``$orderBy=createdtime asc``); a name without versions answers an empty list (fact 23)."""
     kind, reg, name = req.parts[2].lower(), req.params["reg"], req.params["name"]
     versions = _versions_of(app, req)
@@ -263,7 +261,7 @@ def list_versions(app: App, req: Request) -> Response:
     return Response(200, {"value": [_version(app, reg, kind, name, v, versions[v]) for v in items]})
 
 
-def get_version(app: App, req: Request) -> Response:
+def get_version(app: AppState, req: Request) -> Response:
     kind, reg, name, version = req.parts[2].lower(), req.params["reg"], req.params["name"], req.params["version"]
     versions = _versions_of(app, req)
     if version not in versions:
@@ -271,11 +269,11 @@ def get_version(app: App, req: Request) -> Response:
     return Response(200, _version(app, reg, kind, name, version, versions[version]))
 
 
-def _unknown_route(app: App, req: Request) -> Response:
+def _unknown_route(app: AppState, req: Request) -> Response:
     raise ApiError(404, "NotFound", f"Unknown registry route {'/'.join(req.parts[4:])}.")
 
 
-def _unknown_kind(app: App, req: Request) -> Response:
+def _unknown_kind(app: AppState, req: Request) -> Response:
     raise ApiError(404, "NotFound", f"The emulated registry does not serve '{req.parts[2]}'.")
 
 
@@ -283,7 +281,7 @@ def _unknown_kind(app: App, req: Request) -> Response:
 _SAME = ("modelType", "modelUri", "flavors", "originAssetId")
 
 
-def _start(app: App, req: Request, reg: str, name: str, version: str, rec: dict, *, imported: bool) -> Response:
+def _start(app: AppState, req: Request, reg: str, name: str, version: str, rec: dict, *, imported: bool) -> Response:
     """Answer 202 + Location on an assetstore operation that commits ``rec`` (or fails) when it is done."""
     store = _store(app, reg)
     existing = store["models"].get(name, {}).get(version)
@@ -307,7 +305,7 @@ def _start(app: App, req: Request, reg: str, name: str, version: str, rec: dict,
                                 "retry-after-ms": poll_ms(ready)})
 
 
-def settle(app: App, reg: str) -> None:
+def settle(app: AppState, reg: str) -> None:
     """Commit the model versions whose operation has ended well (failed ones leave nothing behind)."""
     store = _store(app, reg)
     now = time.time()
@@ -323,7 +321,7 @@ def settle(app: App, reg: str) -> None:
             app.state["operations"][op]["asset_id"] = p["asset_id"]
 
 
-def put_model_version(app: App, req: Request) -> Response:
+def put_model_version(app: AppState, req: Request) -> Response:
     reg, name, version = req.params["reg"], req.params["name"], req.params["version"]
     props = (req.data or {}).get("properties") if isinstance(req.data, dict) else None
     if not isinstance(props, dict):
@@ -343,7 +341,7 @@ def put_model_version(app: App, req: Request) -> Response:
     return _start(app, req, reg, name, version, rec, imported=False)
 
 
-def import_asset(app: App, req: Request) -> Response:
+def import_asset(app: AppState, req: Request) -> Response:
     """``POST registries/<r>/import`` (``models.share``): copy a workspace model version into the registry."""
     reg = req.params["reg"]
     props = (req.data or {}).get("properties") if isinstance(req.data, dict) else None
@@ -378,7 +376,7 @@ def import_asset(app: App, req: Request) -> Response:
         return _start(app, req, reg, name, version, rec, imported=True)
 
 
-def temp_data_ref(app: App, req: Request) -> Response:
+def temp_data_ref(app: AppState, req: Request) -> Response:
     """``PUT tempdatarefs``: where a local model would be uploaded (uploads into registries are not emulated)."""
     reg, name, version = req.params["reg"], req.params["name"], req.params["version"]
     container = f"{reg.lower()}-{uuid.uuid5(uuid.NAMESPACE_URL, f'{reg}/{name}/{version}')}"
@@ -390,7 +388,7 @@ def temp_data_ref(app: App, req: Request) -> Response:
         "temporaryDataReferenceType": None})
 
 
-def assetstore_operation(app: App, req: Request) -> Response:
+def assetstore_operation(app: AppState, req: Request) -> Response:
     """An assetstore operation (fact 37): 202 until done, then 200 (``{"assetId"}`` for a create), or an error."""
     with app.lock:
         op = app.state["operations"].get(req.params["op"])
@@ -406,11 +404,11 @@ def assetstore_operation(app: App, req: Request) -> Response:
 
 
 # ----------------------------------------------------------------------------------------------- control API
-def control_list(app: App, req: Request) -> Response:
+def control_list(app: AppState, req: Request) -> Response:
     return Response(200, {"registries": list_registries(app)})
 
 
-def control_add(app: App, req: Request) -> Response:
+def control_add(app: AppState, req: Request) -> Response:
     data = req.data if isinstance(req.data, dict) else {}
     try:
         rec = add_registry(app, data.get("name"), data.get("regions"))

@@ -21,13 +21,11 @@ import json
 import secrets
 import time
 import uuid
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from .core import Request, Response, add_routes, prov_state, refuse
 from .deployments import log_line
-
-if TYPE_CHECKING:
-    from .app import App
+from .state import AppState
 
 SCORE = "inference/{region}/{endpoint}/score"
 SERVING = ("Succeeded", "Updating")  # an endpoint keeps serving while its traffic is updated
@@ -57,7 +55,7 @@ def _mirror(ep: dict) -> Optional[str]:
     return name if acc >= 100 else None
 
 
-def _route(app: App, req: Request) -> tuple[Optional[Response], Optional[dict], Optional[dict], Optional[dict]]:
+def _route(app: AppState, req: Request) -> tuple[Optional[Response], Optional[dict], Optional[dict], Optional[dict]]:
     """``(error answer, endpoint, deployment, mirror deployment)`` of a scoring request."""
     p, hdrs = req.params, req.headers
     app.sweep()
@@ -118,7 +116,7 @@ def completion(dep: dict, body: bytes) -> tuple[int, dict]:
     return 200, {"output": f"[{name}:{digest}] You said: {last_user}" if last_user else f"[{name}:{digest}] Hello."}
 
 
-def score(app: App, req: Request) -> Response:
+def score(app: AppState, req: Request) -> Response:
     with app.lock:
         error, ep, dep, shadow = _route(app, req)
     aliases = [f"/inference/{req.params['region']}/{ep['name']}/deployments/{dep['name']}/score"] if dep else []

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
+from .blob import make_sas
 from .core import (
-    BLOB_ACCOUNT, PROVIDER, TENANT_ID, ApiError, Request, Response, add_routes, bad, iso, not_found, refuse,
-    system_data, ws_id,
+    BLOB_ACCOUNT, PROVIDER, TENANT_ID, ApiError, Request, Response, add_routes, bad, blob_container, iso, not_found,
+    refuse, system_data, ws_id,
 )
-
-if TYPE_CHECKING:
-    from .app import App
+from .state import AppState
 
 WS = "workspaces/{ws}"
 DATASTORES = WS + "/datastores"
@@ -19,7 +17,7 @@ DATASTORE = DATASTORES + "/{name}"
 _BUILT_IN = {"workspaceblobstore": True, "workspaceartifactstore": False}  # name -> isDefault
 
 
-def get_workspace(app: App, req: Request) -> Response:
+def get_workspace(app: AppState, req: Request) -> Response:
     """The workspace, with the keys the service answers (fact 41, recording ``online-deployment-create-2025`` #1)."""
     ws = req.ws
     loc = ws["location"]
@@ -57,7 +55,7 @@ def get_workspace(app: App, req: Request) -> Response:
     })
 
 
-def discovery(app: App, req: Request) -> Response:
+def discovery(app: AppState, req: Request) -> Response:
     """``GET /discovery`` (the workspace's ``discoveryUrl``, fact 35): every service is this emulator."""
     base = app.base_url.rstrip("/")
     return Response(200, {"api": base, "catalog": base, "experimentation": base, "history": base,
@@ -66,11 +64,6 @@ def discovery(app: App, req: Request) -> Response:
 
 
 # ----------------------------------------------------------------------------------------------- datastores
-def blob_container(ws: dict) -> str:
-    """The blob container of ``workspaceblobstore``."""
-    return f"azureml-blobstore-{ws['workspace_id']}"
-
-
 def datastore(ws: dict, name: str) -> dict:
     """The body of a built-in datastore (404 for any other name); facts 26 (M26 #2, J #9)."""
     if name.lower() not in _BUILT_IN:
@@ -93,23 +86,21 @@ def datastore(ws: dict, name: str) -> dict:
     }
 
 
-def list_datastores(app: App, req: Request) -> Response:
+def list_datastores(app: AppState, req: Request) -> Response:
     items = [datastore(req.ws, n) for n in _BUILT_IN]
     if req.query.get("isDefault", "").lower() == "true":
         items = [i for i in items if i["properties"]["isDefault"]]
     return Response(200, {"value": items})
 
 
-def get_datastore(app: App, req: Request) -> Response:
+def get_datastore(app: AppState, req: Request) -> Response:
     return Response(200, datastore(req.ws, req.params["name"]))
 
 
-def list_secrets(app: App, req: Request) -> Response:
+def list_secrets(app: AppState, req: Request) -> Response:
     """The two forms of fact 27: an empty body (azure-ai-ml <= 1.15) gets the account key; ``{"expirableSecret":
     true, "expireAfterHours": n}`` (newer SDKs) gets an account SAS valid for n hours; a datastore without
     credentials answers 400."""
-    from .blob import make_sas
-
     store = datastore(req.ws, req.params["name"])
     kind = store["properties"]["credentials"]["credentialsType"]
     if kind == "None":  # an identity-based datastore has no secret (D #13); clients use their own token
@@ -124,7 +115,7 @@ def list_secrets(app: App, req: Request) -> Response:
     return Response(200, {"secretsType": "AccountKey", "key": app.account_key})
 
 
-def _unknown_kind(app: App, req: Request) -> Response:
+def _unknown_kind(app: AppState, req: Request) -> Response:
     raise ApiError(404, "NoRegisteredProviderFound", f"The emulator does not serve '{req.parts[2]}'.")
 
 
