@@ -13,8 +13,9 @@ import ssl
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from . import certs
 from .app import App
@@ -95,7 +96,7 @@ class Emulator:
         self.ca_path = ""
 
     # ----------------------------------------------------------- lifecycle
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         if self._server is not None:
             return self
         if self.state_dir is not None:
@@ -134,7 +135,7 @@ class Emulator:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -266,8 +267,8 @@ def run_emulator(
     *,
     verbose: bool = False,
     out=None,
-    on_start: Optional[Callable[["Emulator"], None]] = None,
-    on_stop: Optional[Callable[["Emulator"], None]] = None,
+    on_start: Optional[Callable[[Emulator], None]] = None,
+    on_stop: Optional[Callable[[Emulator], None]] = None,
     **kwargs: Any,
 ) -> None:
     """Run an emulator in the foreground until Ctrl-C (the ``amlgen emulator`` command).

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import DEFAULT_JOB_DURATION, run_emulator
 from generator.errors import AmlgenError
+
+from . import DEFAULT_JOB_DURATION, run_emulator
 
 
 def main(argv=None) -> int:

@@ -21,8 +21,20 @@ from urllib.parse import parse_qs, unquote, urlsplit
 # The resource families: importing one registers its routes (``core.add_routes``). A new resource is a module
 # imported here.
 from . import (  # noqa: F401
-    assets, blob, computes, control, deployments, endpoints, jobs, metrics, mlflow, operations, registry, runs,
-    scoring, workspace,
+    assets,
+    blob,
+    computes,
+    control,
+    deployments,
+    endpoints,
+    jobs,
+    metrics,
+    mlflow,
+    operations,
+    registry,
+    runs,
+    scoring,
+    workspace,
 )
 from .core import BLOB_ACCOUNT, ApiError, Request, RequestRecord, Response, bad, call_route
 from .faults import Faults

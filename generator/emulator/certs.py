@@ -50,14 +50,14 @@ def generate(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path
         try:
             cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
             san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            if cert.not_valid_after_utc > _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(days=1) and (
+            if cert.not_valid_after_utc > _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=1) and (
                 set(_san(host)) <= set(san)
             ):
                 return ca_path, cert_path, key_path
         except (ValueError, x509.ExtensionNotFound):
             pass
 
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder()

@@ -18,8 +18,21 @@ import re
 import time
 
 from .core import (
-    ISO_DURATION, PROVIDER, ApiError, Request, Response, add_routes, bad, fault_error, iso, not_found,
-    pending_headers, prov_state, public, refuse, ws_id,
+    ISO_DURATION,
+    PROVIDER,
+    ApiError,
+    Request,
+    Response,
+    add_routes,
+    bad,
+    fault_error,
+    iso,
+    not_found,
+    pending_headers,
+    prov_state,
+    public,
+    refuse,
+    ws_id,
 )
 from .joblife import job_nodes
 from .operations import lro, op_headers, start_delete

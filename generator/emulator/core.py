@@ -20,8 +20,9 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 from .faults import FaultRule
 
@@ -130,7 +131,7 @@ class ApiError(Exception):
 
 def additional_info(location: str) -> list:
     """The ``additionalInfo`` list the Azure ML management front end adds to every error (fact 40)."""
-    now = _dt.datetime.now(_dt.timezone.utc).isoformat()
+    now = _dt.datetime.now(_dt.UTC).isoformat()
     return [
         {"type": "ComponentName", "info": {"value": "managementfrontend"}},
         {"type": "Correlation", "info": {"value": {"operation": uuid.uuid4().hex, "request": uuid.uuid4().hex[:16]}}},
@@ -235,11 +236,11 @@ def refuse(status: int, code: str, message: Union[str, Callable[[Request], str]]
 
 # ---------------------------------------------------------------------------------------------------- helpers
 def iso(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def http_date(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
 
 def normalise_region(location: str) -> str:

@@ -17,8 +17,18 @@ import re
 import time
 
 from .core import (
-    ISO_DURATION, PROVIDER, ApiError, Request, Response, add_routes, bad, fault_error, iso, not_found,
-    pending_headers, prov_state,
+    ISO_DURATION,
+    PROVIDER,
+    ApiError,
+    Request,
+    Response,
+    add_routes,
+    bad,
+    fault_error,
+    iso,
+    not_found,
+    pending_headers,
+    prov_state,
 )
 from .endpoints import ENDPOINT, NAME
 from .operations import lro, op_headers, op_url, resource_url, start_delete

@@ -22,8 +22,20 @@ import uuid
 from typing import Any
 
 from .core import (
-    PROVIDER, TENANT_ID, ApiError, Request, Response, add_routes, bad, fault_error, iso, not_found, pending_headers,
-    prov_state, refuse, ws_id,
+    PROVIDER,
+    TENANT_ID,
+    ApiError,
+    Request,
+    Response,
+    add_routes,
+    bad,
+    fault_error,
+    iso,
+    not_found,
+    pending_headers,
+    prov_state,
+    refuse,
+    ws_id,
 )
 from .operations import lro, op_headers, op_url, resource_url, start_delete
 from .state import AppState

@@ -14,7 +14,18 @@ import time
 from typing import Any, Optional
 
 from .core import (
-    PROVIDER, ApiError, Request, Response, add_routes, bad, fault_error, iso, not_found, poll_ms, public, refuse,
+    PROVIDER,
+    ApiError,
+    Request,
+    Response,
+    add_routes,
+    bad,
+    fault_error,
+    iso,
+    not_found,
+    poll_ms,
+    public,
+    refuse,
     ws_id,
 )
 from .joblife import TERMINAL_JOB, computes_of, job_status, job_times, script_for

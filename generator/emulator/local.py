@@ -121,7 +121,7 @@ class EmulatorCredential:
     def close(self) -> None:
         return None
 
-    def __enter__(self) -> "EmulatorCredential":
+    def __enter__(self) -> EmulatorCredential:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -160,7 +160,7 @@ class Restore:
             headers.clear()
             headers.update(self._invoke_headers)
 
-    def __enter__(self) -> "Restore":
+    def __enter__(self) -> Restore:
         return self
 
     def __exit__(self, *exc: Any) -> None:

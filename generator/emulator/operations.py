@@ -97,7 +97,7 @@ def _operation(app: AppState, req: Request) -> dict:
 
 
 def _op_time(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).isoformat()
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).isoformat()
 
 
 def operation_status(app: AppState, req: Request) -> Response:

@@ -25,7 +25,16 @@ from typing import Optional
 
 from . import registry_seed
 from .core import (
-    PROVIDER, TENANT_ID, ApiError, Request, Response, add_routes, bad, fault_error, not_found, poll_ms, refuse,
+    TENANT_ID,
+    ApiError,
+    Request,
+    Response,
+    add_routes,
+    bad,
+    fault_error,
+    not_found,
+    poll_ms,
+    refuse,
     system_data,
 )
 from .errors import EmulatorError

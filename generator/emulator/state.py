@@ -170,6 +170,6 @@ class AppState:
                     del ws[coll][k]
                     if coll == "endpoints":
                         ws["deployments"].pop(k, None)
-            for ep, deps in ws["deployments"].items():
+            for deps in ws["deployments"].values():
                 for k in [k for k, r in deps.items() if r["_emu"].get("deleted_at", now + 1) <= now]:
                     del deps[k]

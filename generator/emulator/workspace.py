@@ -6,8 +6,20 @@ import uuid
 
 from .blob import make_sas
 from .core import (
-    BLOB_ACCOUNT, PROVIDER, TENANT_ID, ApiError, Request, Response, add_routes, bad, blob_container, iso, not_found,
-    refuse, system_data, ws_id,
+    BLOB_ACCOUNT,
+    PROVIDER,
+    TENANT_ID,
+    ApiError,
+    Request,
+    Response,
+    add_routes,
+    bad,
+    blob_container,
+    iso,
+    not_found,
+    refuse,
+    system_data,
+    ws_id,
 )
 from .state import AppState
 
