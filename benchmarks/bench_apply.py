@@ -45,7 +45,7 @@ def main() -> int:
     from generator.emulator import Emulator
     from generator.emulator.target import LocalTarget
     from generator.engine.apply import Reporter
-    from generator.engine.up import prepare_project, provision
+    from generator.flows.up import prepare_project, provision
 
     tmp = Path(tempfile.mkdtemp(prefix="amlgen-bench-"))
     try:

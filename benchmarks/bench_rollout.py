@@ -49,7 +49,7 @@ def main() -> int:
     from generator.emulator import Emulator
     from generator.emulator.target import LocalTarget
     from generator.engine.apply import Reporter
-    from generator.engine.up import prepare_project, provision
+    from generator.flows.up import prepare_project, provision
 
     class Timeline(Reporter):
         """The apply's progress lines with the time each was printed."""

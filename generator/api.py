@@ -58,7 +58,7 @@ from .project import (  # noqa: F401  (the facade re-exports them)
 
 # --------------------------------------------------------------------------- workflows built on the operations
 def up(root: Path, env: str = "dev", **kwargs: Any):
-    from .engine.up import up as run
+    from .flows.up import up as run
 
     return run(root, env, **kwargs)
 
@@ -66,7 +66,7 @@ def up(root: Path, env: str = "dev", **kwargs: Any):
 def promote(root: Path, source: str, to: str, *, target: Any, dry_run: bool = False,  # noqa: F811  (a parameter)
             reporter: Any = None, **connect: Any):
     """Check, gate, share and record a trained model for a deploying environment (never applies it)."""
-    from .engine.promote import promote_project
+    from .flows.promote import promote_project
 
     return promote_project(root, source, to, target=target, dry_run=dry_run, reporter=reporter, **connect)
 

@@ -1,5 +1,5 @@
 """Operations on one project — render, validate, plan, apply, invoke, destroy, lock, rollback, reap, runs — that
-``generator.api`` offers. The workflows built from them (``engine.up``, ``engine.promote``, ``scaffold``) import
+``generator.api`` offers. The workflows built from them (``flows.up``, ``flows.promote``, ``scaffold``) import
 this module, not the facade, so the facade stays on top and nothing imports back up into it.
 """
 

@@ -43,7 +43,7 @@ def _deployment_name() -> str:
     import yaml
 
     from generator.engine.apply import Reporter
-    from generator.engine.up import prepare_project
+    from generator.flows.up import prepare_project
 
     with tempfile.TemporaryDirectory(prefix="amlgen-dep-") as tmp:
         root = Path(tmp)
@@ -104,7 +104,7 @@ def emulator_session():
 @pytest.fixture
 def emu(emulator_session):
     from generator.config import load_all
-    from generator.engine.up import provision
+    from generator.flows.up import provision
 
     emulator_session.reset()
     provision(emulator_session, load_all(REPO))  # the repository's workspaces in their regions, the registry
@@ -120,7 +120,7 @@ def template_project(tmp_path_factory):
     import io
 
     from generator.engine.apply import Reporter
-    from generator.engine.up import prepare_project
+    from generator.flows.up import prepare_project
 
     root = tmp_path_factory.mktemp("project")
     shutil.copytree(REPO / "infra", root / "infra", ignore=shutil.ignore_patterns("params"))

@@ -172,7 +172,7 @@ def up(
     from .. import api
     from ..engine.apply import Reporter
     from ..engine.planview import summary_line
-    from ..engine.up import SCRATCH
+    from ..flows.up import SCRATCH
 
     if target != "local":
         raise UsageProblem("`amlgen up` runs against the local emulator only (--target local); for Azure use "

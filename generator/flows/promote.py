@@ -207,10 +207,10 @@ def promote_project(root: Path, source: str, to: str, *, target: Any, dry_run: b
     """Check, gate, share and record a trained model for a deploying environment (never applies it)."""
     from .. import project as api
     from ..config import load_all
+    from ..engine.ops import endpoint_of
+    from ..engine.runs import latest_metrics
     from ..errors import AmlgenError
     from ..locks import hold
-    from .ops import endpoint_of
-    from .runs import latest_metrics
 
     envs = {e.name: e for e in load_all(root)}
     for name in (source, to):

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..engine.apply import ApplyResult, Reporter
+from ..engine.plan import Plan
 from ..errors import AzureError, SpecError
-from .apply import ApplyResult, Reporter
-from .plan import Plan
 
 UP_LATENCIES = {"compute": 0.2, "endpoint": 0.2, "deployment": 0.3, "model": 0.05, "data": 0.0, "delete": 0.1,
                 "cancel": 0.05}
@@ -85,7 +85,7 @@ def up(root: Path, env_name: str = "dev", *, reporter: Reporter | None = None, l
     from .. import project as api
     from ..emulator import Emulator
     from ..emulator.target import LocalTarget
-    from .planview import format_text
+    from ..engine.planview import format_text
 
     rep = reporter or Reporter()
     t0 = time.monotonic()

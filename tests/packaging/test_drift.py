@@ -114,7 +114,7 @@ def test_the_repository_against_the_scaffold_file_by_file(amlgen):
 def test_a_promotion_in_the_repository_is_its_own_choice(amlgen, tmp_path):
     """Once the repository's prod has promoted a model (the promote workflow's merged pull request), both
     comparisons above still hold; and a new project never inherits the promotion (with_repository_choices)."""
-    from generator.engine.promote import record
+    from generator.flows.promote import record
 
     repo = tmp_path / "repo"
     for name in (*COMPARED, "docs", "README.md", ".gitignore"):

@@ -13,7 +13,7 @@ RECORD = {"registry": "amlgen-models", "name": "phi3-chat-ft", "version": "3", "
 def promoted_model(where: str) -> str:
     """The repository's prod file with a promotion recorded as `amlgen promote` writes it (at the end), or moved
     by hand into the middle of the file."""
-    from generator.engine.promote import promoted_block
+    from generator.flows.promote import promoted_block
 
     text, block = (REPO / "infra/environments/prod.yml").read_text(), promoted_block(RECORD)
     if where == "end":

@@ -153,7 +153,7 @@ def test_a_broken_record_or_environment_is_a_one_line_error(amlgen, proj):
 def test_a_promotion_is_the_projects_not_an_edit(amlgen, proj):
     """`amlgen promote` appends a promoted: block to a deploying environment's file: `--diff` calls the file the
     same, and `--update` takes amlgen's newer version of it with the promotion kept."""
-    from generator.engine.promote import record
+    from generator.flows.promote import record
 
     prod = proj / "infra/environments/prod.yml"
     scaffolded = prod.read_text()
