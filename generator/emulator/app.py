@@ -14,8 +14,7 @@ import json
 import re
 import time
 import uuid
-from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
 # The resource families: importing one registers its routes (``core.add_routes``). A new resource is a module
@@ -37,7 +36,6 @@ from . import (  # noqa: F401
     workspace,
 )
 from .core import BLOB_ACCOUNT, ApiError, Request, RequestRecord, Response, bad, call_route
-from .faults import Faults
 from .state import AppState
 
 MAX_LOG = 200_000  # request-log entries kept (oldest dropped first)
@@ -69,25 +67,9 @@ SCORE_RE = re.compile(r"^/inference/(?P<region>[^/]+)/(?P<ep>[^/]+)/score$")
 class App(AppState):
     """One emulator: its state and its request handling (thread-safe, one lock)."""
 
-    def __init__(
-        self,
-        *,
-        subscription_id: str,
-        resource_group: str,
-        workspace_name: str,
-        workspaces: Optional[list],
-        location: str,
-        latencies: Optional[dict],
-        job_duration: float,
-        state_dir: Optional[Path],
-        faults: Faults,
-        verbose: bool = False,
-        registries: Optional[dict] = None,
-    ) -> None:
-        super().__init__(subscription_id=subscription_id, resource_group=resource_group,
-                         workspace_name=workspace_name, workspaces=workspaces, location=location,
-                         latencies=latencies, job_duration=job_duration, state_dir=state_dir, faults=faults,
-                         verbose=verbose)
+    def __init__(self, *, registries: Optional[dict] = None, **state: Any) -> None:
+        """``state``: ``AppState``'s keyword arguments; ``registries``: the user registries to declare."""
+        super().__init__(**state)
         self.registry_created = time.time() - 86400 * 30
         registry.setup(self, registries)  # the azureml registry's content and the declared user registries
 
