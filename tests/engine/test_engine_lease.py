@@ -62,7 +62,7 @@ def test_apply_takes_and_gives_back_the_lease_and_plan_takes_none(run, emu, ml):
 def test_another_checkouts_run_is_refused_then_goes_on_after_ctrl_c(run, emu, ml, project, tmp_path):
     """Two checkouts of one repository (a laptop and a CI runner): their project locks are different files, the
     lease in the workspace serialises them. Ctrl-C on the first gives the lease back at once."""
-    emu.job_duration = 30
+    emu.job_duration = 10  # long enough for the second checkout to try; its apply then waits for the rest
     other = tmp_path / "other-checkout"
     shutil.copytree(project, other)
     env = {k: v for k, v in os.environ.items() if k != "AZUREML_CURRENT_CLOUD"}
