@@ -236,7 +236,7 @@ def apply(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: 
           sequential: bool = False, **connect: Any):
     from .engine.apply import apply as run
     from .engine.safety import guard, retired_finetune
-    from .locks import hold
+    from .locks import hold_env
 
     with session(root, env, target=target, specs=specs, **connect) as s:
         guard(root, s.env, s.ws, action=f"Apply {env}'s specs to it", yes=yes, ask=ask)
@@ -245,7 +245,7 @@ def apply(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: 
 
         check_job_data(root, s.env, s.resources, s.ws)
         poll = poll_interval if poll_interval is not None else (LOCAL_POLL if s.ws.target.is_local else AZURE_POLL)
-        with hold(root, f"apply-{env}", "apply"):
+        with hold_env(root, env, "apply", s.ws):
             if reporter is not None:
                 reporter.line(f"Applying {shown(s.resources[0].path.parent, root)} to {s.ws.label}")
             return run(s.ws, s.resources, env, reporter=reporter, poll_interval=poll, sequential=sequential,
@@ -289,15 +289,20 @@ def invoke(root: Path, env: str, *, target: Any, request: Path | None = None, sp
 def destroy(root: Path, env: str, *, target: Any, specs: Path | None = None, only: str | None = None,
             include_compute: bool = False, yes: bool = False, ask: Callable[[str], bool] | None = None,
             reporter: Any = None, **connect: Any) -> list[str]:
+    from contextlib import ExitStack
+
     from .engine.ops import destroy as run
     from .engine.safety import guard
+    from .locks import hold_env
 
     with session(root, env, target=target, specs=specs, **connect) as s:
         def confirm(action: str) -> None:
             guard(root, s.env, s.ws, action=action, yes=yes, ask=ask, always_ask=True)
+            stack.enter_context(hold_env(root, env, "destroy", s.ws))  # once confirmed, before the first delete
 
-        return run(s.ws, s.env, s.resources, only=only, include_compute=include_compute, reporter=reporter,
-                   confirm=confirm)
+        with ExitStack() as stack:
+            return run(s.ws, s.env, s.resources, only=only, include_compute=include_compute, reporter=reporter,
+                       confirm=confirm)
 
 
 # --------------------------------------------------------------------------- the lock
@@ -322,6 +327,8 @@ def rollback(root: Path, env: str, *, target: Any, specs: Path | None = None, ye
 def reap(root: Path, env: str, *, target: Any, dry_run: bool = False, now: Any = None, reporter: Any = None,
          **connect: Any):
     """Delete the expired endpoints of an unprotected environment with ``endpoint.ttl_hours`` (see engine.expiry)."""
+    from contextlib import ExitStack
+
     from .engine.expiry import reap as run
     from .engine.expiry import refuse_protected
     from .locks import hold
@@ -329,8 +336,11 @@ def reap(root: Path, env: str, *, target: Any, dry_run: bool = False, now: Any =
 
     environment = load_environment(root, env)
     refuse_protected(environment)  # before anything is read from Azure
-    with Workspace.connect(environment, target=target, **connect) as ws, hold(root, f"apply-{env}", "reap"):
-        return run(root, environment, ws, dry_run=dry_run, now=now, reporter=reporter)
+    with Workspace.connect(environment, target=target, **connect) as ws, hold(root, f"apply-{env}", "reap"), \
+            ExitStack() as stack:
+        # the workspace lease only once an endpoint is to be deleted: a reap with nothing to do writes nothing
+        return run(root, environment, ws, dry_run=dry_run, now=now, reporter=reporter,
+                   before_delete=lambda: stack.enter_context(ws.lease(env, "reap")))
 
 
 def changed(root: Path, base: str | None, *, every: bool = False):

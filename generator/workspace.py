@@ -4,6 +4,8 @@
     ws = Workspace.connect(env, target=LocalTarget(url, ca)) # a loopback emulator (generator.emulator.target)
     live = ws.get(Ref("compute", "gpu-a100-1x"))              # None when it does not exist
     ws.put("compute", entity)                                 # waits for the long-running operation
+    with ws.lease("dev", "apply"):                            # a blob lease in the default datastore (wslease)
+        ...
     ws.close()
 
 Where the client points is a small target object this module receives: ``AzureTarget`` here, ``LocalTarget``
@@ -25,7 +27,8 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -207,6 +210,7 @@ class Workspace:
         self._credential = credential  # for the REST calls the SDK has no method for (``rest``)
         self._retry = retry or {}
         self._pipelines: dict[bool, Any] = {}
+        self._leases: list[Any] = []  # the workspace leases held (wslease.WorkspaceLease)
         _muffle(True)
         self._muffled = True
 
@@ -295,6 +299,8 @@ class Workspace:
 
     # -- the one wrapper
     def call(self, kind: str, name: str, action: str, fn: Callable[[], T]) -> T:
+        for held in list(self._leases):
+            held.check()  # a lost workspace lease stops the run before its next call
         outer = getattr(_tls, "muffled", False)
         _tls.muffled = True
         try:
@@ -307,6 +313,36 @@ class Workspace:
             raise
         finally:
             _tls.muffled = outer
+
+    # -- the workspace lease
+    @contextmanager
+    def lease(self, name: str, what: str, *, duration: int | None = None, renew_every: float | None = None,
+              warn: Callable[[str], None] | None = None) -> Iterator[Any]:
+        """Hold the lease ``amlgen/locks/<name>.lease`` in the workspace's default datastore for the duration
+        (``generator.wslease``): another run holding it is a one-line ``AzureError`` before anything is written; a
+        lease lost on the way stops the run at its next call; where the service does not allow it, ``warn`` (stderr
+        by default) gets one line and the block runs without it (yields None)."""
+        from .wslease import LEASE_SECONDS, Unavailable, WorkspaceLease
+
+        say = warn or (lambda text: print(text, file=sys.stderr, flush=True))
+        held = WorkspaceLease(self, name, what, duration=duration or LEASE_SECONDS, renew_every=renew_every)
+        try:
+            self.call("workspace lease", held.blob_name, "acquire", held.acquire)
+        except Unavailable as why:
+            say(f"warning: the workspace lease is not available ({scrub(_first_line(str(why), 300))}); runs from "
+                "other checkouts are not serialised")
+            held = None
+        if held is None:
+            yield None
+            return
+        self._leases.append(held)
+        try:
+            yield held
+        finally:
+            self._leases.remove(held)
+            if not held.release():
+                say(f"warning: could not release the workspace lease {held.blob_name}; it ends within "
+                    f"{held.duration} s")
 
     # -- reads
     def check(self) -> None:

@@ -75,6 +75,20 @@ def writes(emu, method: str | None = None, fragment: str = "") -> list:
             and fragment.lower() in r.path.lower()]
 
 
+LEASES = "/amlgen/locks/"  # the workspace leases' blobs (generator.wslease), in the default datastore's container
+
+
+def lease_client(ml, name: str = "dev"):
+    """A BlobClient on the workspace lease ``name`` of ``ml``'s workspace, with the default datastore's credentials
+    as azure-ai-ml's uploads (and amlgen) get them."""
+    from azure.ai.ml._artifacts._artifact_utilities import get_datastore_info
+    from azure.storage.blob import BlobClient
+
+    info = get_datastore_info(ml.datastores, ml.datastores.get_default().name)
+    return BlobClient(info["account_url"], info["container_name"], f"amlgen/locks/{name}.lease",
+                      credential=info["credential"])
+
+
 def subprocess_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "generator.cli", *args]
 
@@ -110,6 +124,7 @@ def emu(emulator_session):
     provision(emulator_session, load_all(REPO))  # the repository's workspaces in their regions, the registry
     emulator_session.latencies.update(FAST_LATENCIES)
     emulator_session.job_duration = FAST_JOB
+    emulator_session.lease_time_scale = 1.0
     yield emulator_session
     emulator_session.faults.clear()
 

@@ -229,6 +229,18 @@ class Emulator:
             raise EmulatorError("job_duration must be >= 0 seconds")
         self._app.job_duration = float(seconds)
 
+    @property
+    def lease_time_scale(self) -> float:
+        """Real seconds per second of a blob lease (1.0): at 0.02 a 15 s lease -- the service's minimum -- lasts
+        0.3 s. It applies to the leases acquired, renewed or broken from then on."""
+        return self._app.lease_time_scale
+
+    @lease_time_scale.setter
+    def lease_time_scale(self, scale: float) -> None:
+        if not float(scale) > 0:
+            raise EmulatorError("lease_time_scale must be > 0")
+        self._app.lease_time_scale = float(scale)
+
     # ---------------------------------------------------- registries and runs
     def add_registry(self, name: str, regions: list[str]) -> dict:
         """Declare a user registry (models can be shared into it) reachable from the given regions."""

@@ -35,7 +35,7 @@ from . import (  # noqa: F401
     scoring,
     workspace,
 )
-from .core import BLOB_ACCOUNT, ApiError, Request, RequestRecord, Response, bad, call_route
+from .core import ApiError, Request, RequestRecord, Response, bad, call_route
 from .state import AppState
 
 MAX_LOG = 200_000  # request-log entries kept (oldest dropped first)
@@ -89,8 +89,11 @@ class App(AppState):
         if delay:
             time.sleep(delay)
         if rule is not None and rule.action == "status":
-            resp = ApiError(rule.status, "TooManyRequests" if rule.status == 429 else "ServiceUnavailable",
-                            rule.message).response(self.location)
+            if blob.is_blob_path(path):  # the storage service's XML error
+                resp = blob.fault_response(req, rule.status, rule.message)
+            else:
+                resp = ApiError(rule.status, "TooManyRequests" if rule.status == 429 else "ServiceUnavailable",
+                                rule.message).response(self.location)
             if rule.retry_after is not None:
                 ra = rule.retry_after
                 resp.headers["Retry-After"] = str(int(ra)) if float(ra).is_integer() else str(ra)
@@ -130,7 +133,7 @@ class App(AppState):
         path = req.path
         if runs.is_log_url(req):
             return runs.serve_log(self, req)  # a run's log file through its SAS URL (signature checked there)
-        if path.startswith(f"/{BLOB_ACCOUNT}/") or path == f"/{BLOB_ACCOUNT}":
+        if blob.is_blob_path(path):
             return blob.serve(self, req)  # SharedKey auth, checked by the blob service itself
         if SCORE_RE.match(path):
             return call_route(self, req, path[1:].split("/"))  # endpoint-key auth, checked by the scoring route

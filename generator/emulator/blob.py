@@ -3,10 +3,10 @@
 Requests need a valid SharedKey signature made with the account key ``listSecrets`` gives to an empty body
 (azure-ai-ml <= 1.15), or the account SAS it gives to ``{"expirableSecret": true}`` (newer SDKs append it to the
 blob URLs, facts 27-28): signed with the account key, not expired, with the permission the request needs; or,
-for identity-based datastores, a storage AAD token (``Authorization: Bearer``). Blob
-contents are
-kept once per SHA-256 (``AppState.blob_data``, and ``<state_dir>/blobs/<sha>`` when the state is persistent); the
-state keeps each blob's size, metadata and content hash.
+for identity-based datastores, a storage AAD token (``Authorization: Bearer``). Blob contents are kept once per
+SHA-256 (``AppState.blob_data``, and ``<state_dir>/blobs/<sha>`` when the state is persistent); the state keeps each
+blob's size, metadata, content hash and lease. Leases (Lease Blob, and the lease id writes to a leased blob need)
+are in ``leases.py``. Errors are the storage service's: ``x-ms-error-code`` and an XML ``<Error>`` body.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from typing import Optional
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
+from . import leases
 from .core import BLOB_ACCOUNT, ApiError, Request, Response, add_routes, blob_container, call_route, http_date
+from .leases import LeaseError
 from .state import AppState
 
 
@@ -44,7 +46,25 @@ def serve(app: AppState, req: Request) -> Response:
     req.params["container"] = parts[2] if len(parts) > 2 else ""
     req.params["blob"] = parts[3] if len(parts) > 3 else ""
     with app.lock:
-        return call_route(app, req, ["blob", "blob" if req.params["blob"] else "container"])
+        try:
+            return call_route(app, req, ["blob", "blob" if req.params["blob"] else "container"])
+        except LeaseError as err:
+            return _error(err.status, err.code, err.message, head=(req.method == "HEAD"))
+
+
+FAULT_CODES = {403: "AuthorizationPermissionMismatch", 404: "BlobNotFound", 409: "LeaseAlreadyPresent",
+               412: "ConditionNotMet", 429: "ServerBusy", 500: "InternalError", 503: "ServerBusy"}
+
+
+def fault_response(req: Request, status: int, message: str) -> Response:
+    """What a ``status`` fault rule answers on the blob plane: the storage error of that status (403
+    ``AuthorizationPermissionMismatch``, 429/503 ``ServerBusy``, ...) with the rule's message."""
+    return _error(status, FAULT_CODES.get(status, "InjectedFailure"), message, head=(req.method == "HEAD"))
+
+
+def is_blob_path(path: str) -> bool:
+    """Whether a request path is on the blob plane (``/<account>/...``)."""
+    return path.startswith(f"/{BLOB_ACCOUNT}/") or path == f"/{BLOB_ACCOUNT}"
 
 
 def blob_exists(app: AppState, ws: dict, path: str) -> bool:
@@ -64,7 +84,7 @@ def container_op(app: AppState, req: Request) -> Response:
         items = "".join(
             f"<Blob><Name>{xml_escape(n)}</Name><Properties><Content-Length>"
             f"{blobs[base + n]['size']}</Content-Length><BlobType>BlockBlob"
-            f"</BlobType></Properties><Metadata>" + "".join(
+            f"</BlobType>{leases.list_properties(blobs[base + n])}</Properties><Metadata>" + "".join(
                 f"<{k}>{xml_escape(v)}</{k}>" for k, v in blobs[base + n]["metadata"].items())
             + "</Metadata></Blob>" for n in names)
         xml = (f'<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint='
@@ -83,8 +103,9 @@ def read_blob(app: AppState, req: Request) -> Response:
     rec = app.state["blobs"].get(req.path)
     if rec is None:
         return _error(404, "BlobNotFound", "The specified blob does not exist.", head=(method == "HEAD"))
+    leases.check_access(rec, hdrs, write=False)
     data = _read(app, rec)
-    headers = _headers(rec["modified"], rec)
+    headers = {**_headers(rec["modified"], rec), **leases.property_headers(rec)}
     headers["Content-Type"] = rec.get("content_type", "application/octet-stream")
     status = 200
     rng = re.match(r"^bytes=(\d+)-(\d*)$", hdrs.get("x-ms-range", hdrs.get("range", "")))
@@ -119,7 +140,8 @@ def _upload(app: AppState, req: Request) -> Response:
         return _error(400, "MissingRequiredHeader", "x-ms-blob-type: BlockBlob is required.")
     if hdrs.get("if-none-match") == "*" and blobs.get(key) is not None:
         return _error(409, "BlobAlreadyExists", "The specified blob already exists.")
-    blobs[key] = _write(app, req.body, hdrs, now)
+    leases.check_access(blobs.get(key), hdrs, write=True)
+    blobs[key] = leases.carry(blobs.get(key), _write(app, req.body, hdrs, now))
     app.save()
     headers = _headers(now, blobs[key])
     headers["Content-MD5"] = base64.b64encode(hashlib.md5(req.body).digest()).decode()
@@ -133,6 +155,7 @@ def _set_metadata(app: AppState, req: Request) -> Response:
     rec, now = app.state["blobs"].get(req.path), time.time()
     if rec is None:
         return _error(404, "BlobNotFound", "The specified blob does not exist.")
+    leases.check_access(rec, req.headers, write=True)
     rec["metadata"] = _meta(req.headers)
     rec["modified"] = now
     app.save()
@@ -140,30 +163,44 @@ def _set_metadata(app: AppState, req: Request) -> Response:
 
 
 def _put_block(app: AppState, req: Request) -> Response:
+    if app.state["blobs"].get(req.path) is not None:
+        leases.check_access(app.state["blobs"][req.path], req.headers, write=True)
     app.staged.setdefault(req.path, {})[req.query.get("blockid", "")] = req.body
     return Response(201, b"", _headers(time.time()))
 
 
 def _put_block_list(app: AppState, req: Request) -> Response:
     key, now = req.path, time.time()
+    leases.check_access(app.state["blobs"].get(key), req.headers, write=True)
     staged = app.staged.pop(key, {})
     ids = re.findall(r"<(?:Latest|Uncommitted|Committed)>([^<]*)</", req.body.decode())
     try:
         data = b"".join(staged[i] for i in ids)
     except KeyError:
         return _error(400, "InvalidBlockList", "The specified block list is invalid.")
-    app.state["blobs"][key] = _write(app, data, req.headers, now)
+    app.state["blobs"][key] = leases.carry(app.state["blobs"].get(key), _write(app, data, req.headers, now))
     app.save()
     return Response(201, b"", _headers(now, app.state["blobs"][key]))
 
 
-_PUT_COMP = {"metadata": _set_metadata, "block": _put_block, "blocklist": _put_block_list}
+def _lease(app: AppState, req: Request) -> Response:
+    """Lease Blob: acquire, renew, change, release or break the blob's lease (``leases.operate``)."""
+    rec = app.state["blobs"].get(req.path)
+    if rec is None:
+        return _error(404, "BlobNotFound", "The specified blob does not exist.")
+    status, extra = leases.operate(rec, req.headers, app.lease_time_scale)
+    app.save()
+    return Response(status, b"", {**_headers(rec["modified"]), **extra})
+
+
+_PUT_COMP = {"metadata": _set_metadata, "block": _put_block, "blocklist": _put_block_list, "lease": _lease}
 
 
 def delete_blob(app: AppState, req: Request) -> Response:
     blobs = app.state["blobs"]
     if blobs.get(req.path) is None:
         return _error(404, "BlobNotFound", "The specified blob does not exist.")
+    leases.check_access(blobs[req.path], req.headers, write=True)
     del blobs[req.path]
     app.save()
     return Response(202, b"", _headers(time.time()))

@@ -54,6 +54,7 @@ class AppState:
         self.latencies = dict(DEFAULT_LATENCIES)
         self.latencies.update(latencies or {})
         self.job_duration = float(job_duration)
+        self.lease_time_scale = 1.0  # real seconds per second of a blob lease (leases.py)
         self.state_dir = state_dir
         self.faults = faults
         self.verbose = verbose

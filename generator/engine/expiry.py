@@ -121,8 +121,9 @@ def refuse_protected(env: Environment) -> None:
 
 
 def reap(root: Path, env: Environment, ws: Any, *, dry_run: bool = False, now: datetime | None = None,
-         reporter: Any = None) -> ReapResult:
-    """Delete the endpoints of ``env``'s workspace whose expiry tag has passed (report only with ``dry_run``)."""
+         reporter: Any = None, before_delete: Any = None) -> ReapResult:
+    """Delete the endpoints of ``env``'s workspace whose expiry tag has passed (report only with ``dry_run``);
+    ``before_delete()`` runs once, before the first deletion (the workspace lease is taken there)."""
     from .safety import check_workspace_matches, protecting_environments
 
     refuse_protected(env)
@@ -158,6 +159,9 @@ def reap(root: Path, env: Environment, ws: Any, *, dry_run: bool = False, now: d
             say(f"- endpoint {ep.name}: expired {stamp_text(when)}; would delete (dry run)")
             continue
         say(f"- endpoint {ep.name}: expired {stamp_text(when)}; deleting")
+        if before_delete is not None:
+            before_delete()
+            before_delete = None
         gone = ws.delete(Ref("endpoint", ep.name))
         result.endpoints.append(Reaped(ep.name, stamp_text(when), "deleted" if gone else "already gone"))
         say(f"  endpoint {ep.name}: {'deleted' if gone else 'already gone'}")

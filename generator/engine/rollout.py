@@ -166,14 +166,14 @@ def rollback_session(root: Path, s: Any, request: dict[str, Any], *, yes: bool, 
                      reporter: Any = None) -> tuple[str, str]:
     """``amlgen rollback``: traffic back to the previous deployment, after its smoke test; (was, now)."""
     from ..errors import SpecError
-    from ..locks import hold
+    from ..locks import hold_env
     from .ops import endpoint_of
     from .safety import guard
 
     endpoint, _ = endpoint_of(s.resources)
     current, previous = previous_deployment(s.ws, endpoint)
     guard(root, s.env, s.ws, action=f"Move {endpoint}'s traffic from {current} back to {previous}", yes=yes, ask=ask)
-    with hold(root, f"apply-{s.env.name}", "apply"):
+    with hold_env(root, s.env.name, "rollback", s.ws):
         mover = Rollouts(s.ws, s.env.config.rollout, request, reporter)
         problem = mover.check(endpoint, previous)
         if problem:

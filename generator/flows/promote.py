@@ -210,7 +210,7 @@ def promote_project(root: Path, source: str, to: str, *, target: Any, dry_run: b
     from ..engine.ops import endpoint_of
     from ..engine.runs import latest_metrics
     from ..errors import AmlgenError
-    from ..locks import hold
+    from ..locks import hold_env
 
     envs = {e.name: e for e in load_all(root)}
     for name in (source, to):
@@ -244,7 +244,9 @@ def promote_project(root: Path, source: str, to: str, *, target: Any, dry_run: b
             say(f"dry run: would share {cand.model}:{cand.version} into registry {registry} and record it in "
                 f"infra/environments/{to}.yml; nothing was changed")
             return outcome
-        with hold(root, "promote", "promotion"):
+        # the project's promotion lock, and a lease in the source workspace (the one this run talks to: promotion
+        # writes to the registry and to infra/, never to the target's workspace)
+        with hold_env(root, source, "promotion", s.ws, lock="promote", lease=f"promote-{to}"):
             reg = Workspace.connect_registry(registry, target=target, **connect)
             try:
                 outcome.shared = share(s.ws, reg, registry, cand.model, cand.version)

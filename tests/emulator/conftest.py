@@ -29,6 +29,7 @@ def emu(emulator_session):
     emulator_session.reset()
     emulator_session.latencies.update(FAST_LATENCIES)
     emulator_session.job_duration = FAST_JOB
+    emulator_session.lease_time_scale = 1.0
     with prepare_process_for_emulator(emulator_session.base_url, emulator_session.ca_path):
         yield emulator_session
     emulator_session.faults.clear()

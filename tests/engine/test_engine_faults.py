@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import pytest
-from engine_support import DEP, EP, REPO, job_name, subprocess_cmd, writes
+from engine_support import DEP, EP, REPO, job_name, lease_client, subprocess_cmd, writes
 
 
 @pytest.mark.parametrize("status, retry_after", [(429, 0), (503, 0), (429, None), (503, None)])
@@ -80,6 +80,10 @@ def test_interrupted_apply_resumes_without_duplicate_job(run, emu, project, ml):
         proc.kill()
         proc.wait()
     assert ml.jobs.get(job_name(project)).status in ("NotStarted", "Queued", "Running")
+    # the killed run's workspace lease would end within 60 s; an operator breaks it (az storage blob lease break)
+    from azure.storage.blob import BlobLeaseClient
+
+    BlobLeaseClient(lease_client(ml)).break_lease(lease_break_period=0)
     r = run("apply", "--env", "dev")
     assert r.code == 0, r.text
     assert "already submitted" in r.out

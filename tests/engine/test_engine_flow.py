@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from engine_support import DEP, EP, model_ref
+from engine_support import DEP, EP, LEASES, model_ref, writes
 
 
 def test_full_flow(run, emu, ml, project):
@@ -52,7 +52,9 @@ def test_reapply_makes_no_write_calls(run, emu):
     emu.clear_requests()
     r = run("apply", "--env", "dev")
     assert r.code == 0, r.text
-    assert emu.write_calls() == 0, [x for x in emu.requests]
+    lease = writes(emu, "PUT", LEASES + "dev.lease")  # the workspace lease: acquire, holder metadata, release
+    assert [x.status for x in lease] == [201, 200, 200], lease
+    assert emu.write_calls() == len(lease), [x for x in emu.requests]
     assert "no changes" in r.out
     assert "not resubmitted" in r.out
 
