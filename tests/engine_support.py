@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -91,6 +93,19 @@ def lease_client(ml, name: str = "dev"):
 
 def subprocess_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "generator.cli", *args]
+
+
+def apply_waiting_for_its_job(emu, project: Path, timeout: float = 60) -> subprocess.Popen:
+    """``amlgen apply --env dev`` in a child process, returned once its job was submitted (it then waits for it)."""
+    env = {k: v for k, v in os.environ.items() if k != "AZUREML_CURRENT_CLOUD"}
+    proc = subprocess.Popen(subprocess_cmd("apply", "--env", "dev", "--target", "local", "-C", str(project)),
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline and not [x for x in writes(emu, "PUT", "/jobs/") if x.status == 201]:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stdout.read())
+        time.sleep(0.05)
+    return proc
 
 
 def job_name(project: Path, env: str = "dev") -> str:

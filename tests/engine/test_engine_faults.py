@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 
 import pytest
-from engine_support import DEP, EP, REPO, job_name, lease_client, subprocess_cmd, writes
+from engine_support import DEP, EP, apply_waiting_for_its_job, job_name, lease_client, writes
 
 
 @pytest.mark.parametrize("status, retry_after", [(429, 0), (503, 0), (429, None), (503, None)])
@@ -66,14 +64,8 @@ def test_failed_job_reports_error_and_studio_link(run, emu, project):
 
 def test_interrupted_apply_resumes_without_duplicate_job(run, emu, project, ml):
     emu.job_duration = 6
-    env = {k: v for k, v in os.environ.items() if k != "AZUREML_CURRENT_CLOUD"}
-    proc = subprocess.Popen(subprocess_cmd("apply", "--env", "dev", "--target", "local", "-C", str(project)),
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = apply_waiting_for_its_job(emu, project, timeout=40)
     try:
-        deadline = time.time() + 40
-        while time.time() < deadline and not [x for x in writes(emu, "PUT", "/jobs/") if x.status == 201]:
-            assert proc.poll() is None, proc.stdout.read()
-            time.sleep(0.05)
         time.sleep(0.3)
         assert proc.poll() is None  # still waiting for the job
     finally:

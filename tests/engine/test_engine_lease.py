@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import time
 
-from engine_support import DEP, EP, LEASES, REPO, lease_client, subprocess_cmd, writes
+from engine_support import DEP, EP, LEASES, apply_waiting_for_its_job, lease_client, writes
 
 
 def arm_writes(emu) -> list:
@@ -64,14 +63,8 @@ def test_another_checkouts_run_is_refused_then_goes_on_after_ctrl_c(run, emu, ml
     emu.job_duration = 10  # long enough for the second checkout to try; its apply then waits for the rest
     other = tmp_path / "other-checkout"
     shutil.copytree(project, other)
-    env = {k: v for k, v in os.environ.items() if k != "AZUREML_CURRENT_CLOUD"}
-    first = subprocess.Popen(subprocess_cmd("apply", "--env", "dev", "--target", "local", "-C", str(project)),
-                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = apply_waiting_for_its_job(emu, project)
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline and not [x for x in writes(emu, "PUT", "/jobs/") if x.status == 201]:
-            assert first.poll() is None, first.stdout.read()
-            time.sleep(0.05)
         assert first.poll() is None  # waiting for its job, holding the lease
 
         before = len(arm_writes(emu))
