@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .config import load_all  # noqa: F401  (every environment of a project: api.load_all(root))
 from .project import (  # noqa: F401  (the facade re-exports them)
     AZURE_POLL,
     LOCAL_POLL,
