@@ -240,8 +240,14 @@ def promote_project(root: Path, source: str, to: str, *, target: Any, dry_run: b
             raise AmlgenError(f"promotion of {cand.model}:{cand.version} to {to} stopped: {len(failed)} gate(s) failed "
                               f"({', '.join(f'{r.gate} {r.value}' for r in failed)}); see the table above")
         outcome = PromoteOutcome(source, to, registry, cand.model, cand.version, cand.job, results, dry_run=dry_run)
-        if dry_run:
-            say(f"dry run: would share {cand.model}:{cand.version} into registry {registry} and record it in "
+        if dry_run:  # the registry is read, as the real run would find it: a missing registry fails here too
+            reg = Workspace.connect_registry(registry, target=target, **connect)
+            try:
+                there = reg.get(Ref("model", cand.model, cand.version)) is not None
+            finally:
+                reg.close()
+            action = "would find it already in" if there else "would share it into"
+            say(f"dry run: {cand.model}:{cand.version} {action} registry {registry} and record it in "
                 f"infra/environments/{to}.yml; nothing was changed")
             return outcome
         # the project's promotion lock, and a lease in the source workspace (the one this run talks to: promotion

@@ -169,10 +169,12 @@ def test_promotion_is_idempotent_and_a_dry_run_changes_nothing(run, emu, ml, pro
     assert run("apply", "--env", "dev").code == 0
     before = (project / "infra/environments/prod.yml").read_text()
     r = run("promote", "--from", "dev", "--to", "prod", "--dry-run")
-    assert r.code == 0 and "dry run: would share" in r.out
+    assert r.code == 0 and "would share it into registry amlgen-models" in r.out, r.text
     assert (project / "infra/environments/prod.yml").read_text() == before and not writes(emu, "POST", "/import")
     assert run("promote", "--from", "dev", "--to", "prod").code == 0
     first = (project / "infra/environments/prod.yml").read_text()
+    r = run("promote", "--from", "dev", "--to", "prod", "--dry-run")
+    assert r.code == 0 and "would find it already in registry amlgen-models" in r.out, r.text
     r = run("promote", "--from", "dev", "--to", "prod")  # again: already in the registry, same record
     assert r.code == 0 and "already there" in r.out
     assert len(writes(emu, "POST", "/import")) == 1
@@ -260,3 +262,16 @@ def test_two_promotions_do_not_race(run, emu, project):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_dry_run_reads_the_registry_the_real_run_would_use(run, emu, ml, project):
+    """A dry run that says "would share" must not hide a registry that does not exist (the real run's error)."""
+    assert run("apply", "--env", "dev").code == 0
+    defaults = project / "infra/defaults.yml"  # where the promotion registry is named
+    text = defaults.read_text()
+    assert "name: amlgen-models" in text
+    defaults.write_text(text.replace("name: amlgen-models", "name: amlgen-nosuchregistry"))
+    r = run("promote", "--from", "dev", "--to", "prod", "--dry-run")
+    assert r.code == 1, r.text
+    assert "registry 'amlgen-nosuchregistry'" in r.err and "Traceback" not in r.err
+    assert len(r.err.strip().splitlines()) == 1
