@@ -220,8 +220,13 @@ def emulator(
     if running is not None and pid_alive(running.get("pid")):
         raise UsageProblem(f"an emulator is already running for this project (pid {running.get('pid')}, "
                            f"{running.get('base_url')}); stop it first")
+    from ..config import load_all
+    from ..flows.up import provision
+
+    envs = load_all(where)  # a broken infra/ is its one-line error before anything starts
 
     def started(emu) -> None:
+        provision(emu, envs)  # what infra/bicep provisions: each workspace in its region, the promotion registry
         typer.echo(f"state={write_state(where, emu.base_url, emu.ca_path)}")
         typer.echo("serving; Ctrl-C to stop", err=True)
         sys.stdout.flush()

@@ -9,6 +9,7 @@ map) is docs/emulator.md.
 from __future__ import annotations
 
 import shutil
+import signal
 import ssl
 import sys
 import tempfile
@@ -293,16 +294,33 @@ def run_emulator(
     out = out or sys.stdout
     emu = Emulator(state_dir=state_dir, latencies=latencies, job_duration=job_duration, host=host, port=port,
                    verbose=verbose, **kwargs)
-    emu.start()
-    print(f"base_url={emu.base_url}", file=out, flush=True)
-    print(f"ca_path={emu.ca_path}", file=out, flush=True)
+    restore = _stop_on_sigterm()
     try:
-        if on_start is not None:
-            on_start(emu)
-        emu.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        emu.start()
+        print(f"base_url={emu.base_url}", file=out, flush=True)
+        print(f"ca_path={emu.ca_path}", file=out, flush=True)
+        try:
+            if on_start is not None:
+                on_start(emu)
+            emu.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            emu.stop()
+            if on_stop is not None:
+                on_stop(emu)
     finally:
-        emu.stop()
-        if on_stop is not None:
-            on_stop(emu)
+        restore()
+
+
+def _stop_on_sigterm() -> Callable[[], None]:
+    """SIGTERM (``kill``, a service manager, a CI step's end) stops the emulator as Ctrl-C does, so ``on_stop`` runs;
+    returns the undo (nothing to undo outside the main thread, where Python cannot handle signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

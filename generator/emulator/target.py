@@ -100,4 +100,8 @@ def running_target(root: Path) -> LocalTarget:
     if data is None:
         raise AzureError(f"no local emulator is running for this project ({STATE_FILE} not found): start one with "
                          "`amlgen emulator`, or use `amlgen up` which starts its own")
+    pid = data.get("pid")
+    if isinstance(pid, int) and not pid_alive(pid):
+        raise AzureError(f"the local emulator recorded in {STATE_FILE} (pid {pid}) is not running any more: start "
+                         "it again with `amlgen emulator`, or use `amlgen up` which starts its own")
     return LocalTarget(data["base_url"], data["ca_path"])

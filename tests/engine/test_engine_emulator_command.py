@@ -33,6 +33,11 @@ def test_emulator_command_serves_local_target(template_project, tmp_path, capsys
         capsys.readouterr()
         assert main(["apply", "--env", "dev", "--target", "local", "-C", str(root)]) == 0
         assert main(["plan", "--env", "dev", "--target", "local", "-C", str(root), "--detailed-exitcode"]) == 0
+        # the workspaces in their infra/ regions and the promotion registry exist, as infra/bicep makes them
+        capsys.readouterr()
+        assert main(["promote", "--from", "dev", "--to", "prod", "--target", "local", "-C", str(root)]) == 0
+        assert "shared" in capsys.readouterr().out
+        assert main(["plan", "--env", "prod", "--target", "local", "-C", str(root)]) == 0
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -42,3 +47,35 @@ def test_emulator_command_serves_local_target(template_project, tmp_path, capsys
             proc.wait()
     assert not state.exists()  # removed on a clean stop
     assert (root / ".amlgen/emulator/state.json").exists()  # resources persist for the next start
+
+
+def test_a_terminated_emulator_cleans_up_and_a_dead_one_is_named(template_project, tmp_path, capsys):
+    """SIGTERM stops it as Ctrl-C does (its state file goes); a state file whose emulator died anyway (kill -9) is
+    named as such by the next `--target local` command instead of a connection error."""
+    import shutil
+
+    from generator.cli import main
+
+    root = tmp_path / "proj"
+    shutil.copytree(template_project, root)
+    state = root / ".amlgen/emulator.json"
+    env = {k: v for k, v in os.environ.items() if k != "AZUREML_CURRENT_CLOUD"}
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        proc = subprocess.Popen(subprocess_cmd("emulator", "-C", str(root)), cwd=REPO, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 30
+            while not state.exists() and time.time() < deadline:
+                assert proc.poll() is None, proc.stderr.read()
+                time.sleep(0.05)
+            assert json.loads(state.read_text())["pid"] == proc.pid
+        finally:
+            proc.send_signal(sig)
+            proc.wait(timeout=10)
+        if sig == signal.SIGTERM:
+            assert proc.returncode == 0 and not state.exists()
+    assert state.exists()  # kill -9 left it
+    capsys.readouterr()
+    assert main(["plan", "--env", "dev", "--target", "local", "-C", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert f"(pid {proc.pid}) is not running any more" in err and "Traceback" not in err
