@@ -264,15 +264,22 @@ def deployment_cost(size: str, region: str, instance_count: int, table: PriceTab
 
 
 def staleness_warning(
-    table: PriceTable | None = None, *, today: date | None = None, max_age_days: int = STALE_AFTER_DAYS
+    table: PriceTable | None = None, *, today: date | None = None, max_age_days: int = STALE_AFTER_DAYS,
+    used: Iterable[tuple[str, str]] | None = None,
 ) -> str | None:
-    """A one-line warning when a price file in use is older than ``max_age_days``; None when all are fresh."""
+    """A one-line warning when a price in use is older than ``max_age_days``; None when all are fresh. ``used``: the
+    (file, as_of YYYY-MM-DD) of the prices a plan used -- only those count (a region the plan does not price, dated
+    older, does not); without it, every file of ``table`` at its oldest region's date."""
     today = today or datetime.now(UTC).date()
-    for f in (table or _default_table()).files:
-        age = (today - f.as_of).days
+    if used is None:
+        dated = [(f.path, f.as_of) for f in (table or _default_table()).files]
+    else:
+        dated = sorted(((path, date.fromisoformat(day)) for path, day in used if day), key=lambda pair: pair[1])
+    for path, as_of in dated:
+        age = (today - as_of).days
         if age > max_age_days:
             return (
-                f"prices in {f.path} are {age} days old (as of {f.as_of.isoformat()}, limit {max_age_days} days): "
+                f"prices in {path} are {age} days old (as of {as_of.isoformat()}, limit {max_age_days} days): "
                 "costs may be out of date; refresh them with `amlgen catalog prices --refresh` (writes infra/prices.yaml)"
             )
     return None

@@ -36,6 +36,7 @@ class Rate:
     per_vm: float | None  # None: the size has no price in this region
     note: str = ""  # why there is no price
     source: str = ""  # the price file the price comes from
+    as_of: str = ""  # the date of that price (its region's as_of), YYYY-MM-DD
 
     @property
     def low(self) -> float | None:
@@ -114,7 +115,7 @@ def _rate(kind: str, values: dict[str, Any], region: str, table: PriceTable) -> 
     price = table.price(size, region)
     if price is None:
         return Rate(size, low, high, None, f"no price for {size} in {region}")
-    return Rate(price.size, low, high, price.hourly, source=price.file)
+    return Rate(price.size, low, high, price.hourly, source=price.file, as_of=price.as_of.isoformat())
 
 
 def item_cost(item: PlanItem, spec: dict[str, Any], region: str, table: PriceTable) -> ItemCost | None:
@@ -169,8 +170,9 @@ def annotate(plan: Plan, env: Any, resources: list[Any], table: PriceTable) -> P
         total.threshold = policy.monthly_threshold
         total.threshold_where = env.where("cost", "monthly_threshold").rsplit(": ", 1)[0]
         total.over_threshold = total.monthly_delta_high > policy.monthly_threshold
-    used = {r.source for i in plan.items if i.cost is not None for r in (i.cost.before, i.cost.after) if r and r.source}
-    stale = staleness_warning(PriceTable(tuple(f for f in table.files if f.path in used)))  # only the files used
+    used = {(r.source, r.as_of) for i in plan.items if i.cost is not None for r in (i.cost.before, i.cost.after)
+            if r and r.source}
+    stale = staleness_warning(table, used=used)  # only the prices this plan used, at their own dates
     if stale:
         total.warnings.append(stale)
     plan.cost = total

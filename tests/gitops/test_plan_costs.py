@@ -139,3 +139,16 @@ def test_a_broken_price_table_fails_before_azure_is_read(project, run, emu):
     r = run("plan", "--env", "dev")
     assert r.code == 1 and "infra/prices.yaml:1" in r.err and "\n" not in r.err.strip()
     assert not emu.requests
+
+
+def test_only_the_prices_a_plan_uses_can_make_it_stale(project, run, emu):
+    """The dev plan prices eastus2 only: swedencentral's older date (a region of the same file) is not its concern."""
+    fresh, old = date.today().isoformat(), (date.today() - timedelta(days=200)).isoformat()
+    table = PRICES.format(as_of=fresh).replace("  swedencentral:\n", f"  swedencentral:\n    as_of: {old}\n")
+    (project / "infra/prices.yaml").write_text(table)
+    r = run("plan", "--env", "dev")
+    assert r.code == 0 and "$ starts" in r.out and "days old" not in r.out, r.text
+    (project / "infra/prices.yaml").write_text(table.replace(f"as_of: {fresh}", f"as_of: {old}", 1)
+                                               .replace(f"    as_of: {old}\n", f"    as_of: {fresh}\n"))
+    r = run("plan", "--env", "dev")
+    assert "warning: prices in infra/prices.yaml are 200 days old" in r.out, r.text
