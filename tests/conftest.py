@@ -1,6 +1,6 @@
 """Shared fixtures for the whole suite.
 
-``--update-golden`` rewrites tests/golden/ from a fresh render; it is the only way golden files change, and
+``--update-golden`` rewrites tests/render/golden/ from a fresh render; it is the only way golden files change, and
 the result must be reviewed like any other diff.
 """
 
@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/ from a fresh render")
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/render/golden/ from a fresh render")
 
 
 @pytest.fixture

@@ -55,6 +55,9 @@ def init(
     typer.echo(f"Created an amlgen project in {report.root} ({len(report.written)} files).")
     for rel in report.kept:
         typer.echo(f"  kept your {rel} (amlgen's: `amlgen init --diff`)")
+    if report.unignored:
+        typer.echo(f"  warning: your .gitignore lacks {', '.join(report.unignored)}: add them, or git may commit "
+                   "amlgen's local state and the prepared data")
     for note in report.notes:
         typer.echo(f"  {note}")
     if report.placeholders:

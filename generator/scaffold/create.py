@@ -39,6 +39,7 @@ class InitReport:
     root: Path
     written: list[str] = field(default_factory=list)  # every file init created, relative to root
     kept: list[str] = field(default_factory=list)  # the team's own files init left as they were
+    unignored: list[str] = field(default_factory=list)  # amlgen's .gitignore patterns a kept .gitignore lacks
     placeholders: list[str] = field(default_factory=list)  # "file:line" of each line to fill in
     notes: list[str] = field(default_factory=list)  # what init left out for these answers (scaffold.notes)
 
@@ -201,6 +202,8 @@ def create(target: Path, answers: Answers, *, existing: bool = False) -> InitRep
         if staged is not None and staged.exists():
             shutil.rmtree(staged, ignore_errors=True)
     report = InitReport(target, sorted(set(written)), kept, notes=notes(answers))
+    if ".gitignore" in kept:
+        report.unignored = missing_patterns(files.get(".gitignore", ""), target / ".gitignore")
     for rel in sorted(r for r in write if r.startswith(f"{INFRA_DIR}/")):
         for number, line in enumerate(write[rel].splitlines(), 1):
             if PLACEHOLDER_MARK in line and not line.lstrip().startswith("#"):
@@ -212,3 +215,13 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def missing_patterns(ours: str, theirs: Path) -> list[str]:
+    """The patterns of amlgen's .gitignore (local state, prepared data, scratch) that the team's kept one lacks."""
+    try:
+        have = {line.strip() for line in theirs.read_text(encoding="utf-8", errors="replace").splitlines()}
+    except OSError:
+        have = set()
+    wanted = [line.strip() for line in ours.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [pattern for pattern in dict.fromkeys(wanted) if pattern not in have]

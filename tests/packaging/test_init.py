@@ -138,11 +138,25 @@ def test_existing_adds_a_project_beside_a_repository_and_keeps_its_own_files(aml
     assert (root / "infra/terraform/main.tf").read_text() == "# theirs\n"
     assert (root / "src/app.py").is_file()
     assert "kept your README.md" in r.out and "kept your .gitignore" in r.out
+    warning = next(line for line in r.out.splitlines() if "your .gitignore lacks" in line)
+    assert "/.amlgen/" in warning and "*.log" not in warning  # amlgen's patterns that are missing, not theirs
     assert set(expected_paths(["dev", "prod"])) - {"README.md", ".gitignore"} <= set(files_of(root))
     record = yaml.safe_load((root / "infra/scaffold.yml").read_text())
     assert "README.md" not in record["files"] and "templates/model.yml.j2" in record["files"]
     d = amlgen("init", "--diff", str(root))
     assert "differs  README.md" in d.out and "differs  .gitignore" in d.out, d.out
+
+
+def test_existing_with_a_gitignore_that_has_amlgens_patterns_says_nothing_more(amlgen, tmp_path):
+    from generator.scaffold import answers, build
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    ours = build(answers([]), project="repo")[".gitignore"]
+    (root / ".gitignore").write_text("*.log\n" + ours)
+    r = amlgen("init", str(root), "--existing", "--no-input")
+    assert r.code == 0, r.text
+    assert "kept your .gitignore" in r.out and "lacks" not in r.out
 
 
 # --------------------------------------------------------------------------- a real terminal
