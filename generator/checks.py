@@ -20,6 +20,7 @@ from .finetune import check_user_params
 from .lock import LOCK_FILE, LockedModel, interface_digest, requested
 from .lock import load as _load_lock
 from .names import RULES
+from .paths import resolved_problem
 
 if TYPE_CHECKING:
     from .environment import Environment
@@ -43,6 +44,12 @@ def check_environment(env: Environment, root: Path | None = None, today: dt.date
     if env.trains:
         locked_component(env, root)
     warnings.extend(lifecycle_warnings(env, model, today or dt.date.today()))
+
+    # the data folder: inside the project (symlinks followed), not a folder amlgen or git owns
+    if env.trains and root is not None:
+        problem = resolved_problem(root, cfg.data.resolved_output_dir)
+        if problem:
+            raise ConfigError(problem, where=env.where("data", "output_dir"))
 
     # VM sizes: known to the catalog, not retired, GPUs where the step needs them, the model's allow-lists
     if env.trains:

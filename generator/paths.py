@@ -67,6 +67,36 @@ def relative_problem(rel: str) -> str | None:
     return None
 
 
+# Folders of the project that amlgen or git owns: a data folder (or any folder amlgen writes data into) may not be
+# one of them, nor below one of them, nor the project root itself.
+OWNED_DIRS = (INFRA_DIR, SPECS_DIR, TEMPLATE_DIR, SCRATCH_DIR, ".git", ".github")
+
+
+def owned_problem(rel: str) -> str | None:
+    """Why a project-relative folder may not hold amlgen's data files (the root, or a folder amlgen or git owns)."""
+    parts = [p for p in PurePosixPath(rel.replace("\\", "/")).parts if p not in (".", "")]
+    if not parts:
+        return f"{rel!r} is the project root; name a folder of its own (such as data/<name>)"
+    first = parts[0].casefold()
+    owner = next((d for d in OWNED_DIRS if d.casefold() == first), None)
+    if owner is not None:
+        return f"{rel!r} is {'inside ' if len(parts) > 1 else ''}{owner}/, which amlgen or git owns; name a folder of its own (such as data/<name>)"
+    return None
+
+
+def resolved_problem(root: Path, rel: str) -> str | None:
+    """Why ``root / rel`` (symlinks followed) is not a folder amlgen may write data into: outside the project, the
+    root, or a folder amlgen or git owns."""
+    path = root / rel
+    if not inside(root, path):
+        return f"{rel!r} leads out of the project through a symbolic link"
+    real = Path(os.path.realpath(path)).relative_to(Path(os.path.realpath(root))).as_posix()
+    problem = owned_problem(real)
+    if problem and owned_problem(rel) is None:
+        return f"{rel!r} leads through a symbolic link to {problem}"
+    return problem
+
+
 def inside(root: Path, target: Path) -> bool:
     """True when ``target`` (after resolving symlinks) is ``root`` or below it."""
     try:

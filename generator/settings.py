@@ -22,7 +22,7 @@ from .names import (
     VmSize,
     WorkspaceName,
 )
-from .paths import relative_problem
+from .paths import owned_problem, relative_problem
 
 # Field types for Azure names: the rules themselves live in generator.names (one home, tested against the SDK).
 MAX_NODES = 1000  # instances of a cluster or deployment; anything above is a typo, not a plan
@@ -152,7 +152,7 @@ class Data(Strict):
     @field_validator("output_dir")
     @classmethod
     def _inside_project(cls, value: str | None) -> str | None:
-        problem = relative_problem(value) if value is not None else None
+        problem = (relative_problem(value) or owned_problem(value)) if value is not None else None
         if problem:
             raise ValueError(problem)
         return value

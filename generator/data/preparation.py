@@ -36,6 +36,7 @@ import polars as pl
 
 from .. import __version__
 from ..errors import DataError
+from ..paths import ensure_inside
 from .empty import empty_split, required_rows
 from .files import make_dirs, os_error, remove_dirs, temp_path, unlink_all
 from .manifest import MANIFEST, check_prepared, dump_manifest, file_sha256, read_manifest, split_file
@@ -331,7 +332,7 @@ def prepare(
     rep = reporter or Reporter()
     data = getattr(getattr(data, "config", data), "data", data)  # a Data, an EnvConfig or an Environment
     root = Path(root)
-    out_dir = root / data.resolved_output_dir
+    out_dir = ensure_inside(root, root / data.resolved_output_dir, what="data.output_dir")  # links followed
     splits = list(data.splits)
     detach_polars_sigint()  # Ctrl-C reaches Python only: see sink
     head = data.sampling == "head" and data.percent < 100  # 100 %: every row of every shard

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..paths import ensure_inside
 from .assets import output_dir
 from .files import write_atomic
 from .manifest import check_prepared, read_manifest, split_file
@@ -101,6 +102,6 @@ def dump_request(request: dict[str, Any]) -> bytes:
 def sample_request(env: Any, root: Path, out: Path | None = None) -> Path:
     """Write the sample request (atomically; see ``files.write_atomic``) to ``out`` or ``sample_request_path(env,
     root)``; returns the path. Every failure is a one-line DataError and leaves the previous file as it was."""
-    target = Path(out) if out else sample_request_path(env, root)
+    target = Path(out) if out else ensure_inside(root, sample_request_path(env, root), what="data.output_dir")
     write_atomic(target, dump_request(build_sample_request(env, root)))
     return target
