@@ -25,6 +25,9 @@ _INPUT_KEYS = ("type", "optional", "default", "enum", "min", "max")
 
 
 # --------------------------------------------------------------------------- components
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
 @dataclass(frozen=True)
 class ComponentInput:
     name: str
@@ -49,6 +52,8 @@ class ComponentInput:
         elif kind == "integer":
             if isinstance(value, bool) or not isinstance(value, int):
                 return f"expects an integer, got {type(value).__name__} {value!r}"
+            if not INT32_MIN <= value <= INT32_MAX:  # the service's integer inputs are 32-bit
+                return f"must be an integer from {INT32_MIN} to {INT32_MAX} (32 bits), got {_short_int(value)}"
         elif kind == "number":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 hint = ""
@@ -72,6 +77,14 @@ class ComponentInput:
             if self.max is not None and value > self.max:
                 return f"must be <= {_num(self.max)}, got {value!r}"
         return None
+
+
+def _short_int(value: int) -> str:
+    try:
+        text = str(value)
+    except ValueError:  # beyond Python's digit limit for int -> str
+        return "an integer of thousands of digits"
+    return text if len(text) <= 24 else f"{text[:10]}...({len(text.lstrip('-'))} digits)"
 
 
 def _num(x: float) -> str:

@@ -89,3 +89,12 @@ def test_broken_sdk_installation_is_a_tool_failure(tmp_path):
                           env=env, capture_output=True, text=True)
     assert proc.returncode == EXIT_TOOL_FAILURE, proc.stderr
     assert proc.stderr.strip() == "error: cannot import azure-ai-ml: simulated broken azure-ai-ml installation"
+
+
+def test_integer_inputs_are_32_bit():
+    from generator.catalog import ComponentInput
+
+    spec = ComponentInput("n", "integer")
+    assert spec.check(2**31 - 1) is None and spec.check(-(2**31)) is None
+    assert "from -2147483648 to 2147483647" in spec.check(2**31)
+    assert "from -2147483648 to 2147483647" in spec.check(-(2**31) - 1)

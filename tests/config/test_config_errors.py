@@ -34,6 +34,11 @@ CASES = {
     "finetune 5e-6": ("finetune:\n  learning_rate: 5e-6\n", r"finetune\.learning_rate: expects a number, got str '5e-6'"),
     "finetune enum": ("finetune:\n  lr_scheduler_type: cosin\n", r"finetune\.lr_scheduler_type: must be one of"),
     "finetune below min": ("finetune:\n  per_device_train_batch_size: 0\n", r"finetune\.per_device_train_batch_size: must be >= 1"),
+    "finetune integer beyond 32 bits": ("finetune:\n  per_device_train_batch_size: " + "9" * 401 + "\n",
+                                        r"infra/environments/dev\.yml:\d+: finetune\.per_device_train_batch_size: must be an "
+                                        r"integer from -2147483648 to 2147483647 \(32 bits\), got 9999999999\.\.\.\(401 digits\)"),
+    "finetune integer 2**31": ("finetune:\n  per_device_train_batch_size: 2147483648\n",
+                               r"finetune\.per_device_train_batch_size: must be an integer from .* got 2147483648$"),
     "managed input": ("finetune:\n  compute_finetune: other\n", r"finetune\.compute_finetune: 'compute_finetune' is set by amlgen from compute"),
     "min above max": ("compute:\n  min_instances: 3\n", r"infra/environments/dev\.yml:\d+: compute: min_instances \(3\) exceeds max_instances \(1\)"),
     "retired sku": ("compute:\n  size: Standard_NC24s_v3\n", r"infra/environments/dev\.yml:\d+: compute\.size: VM size 'Standard_NC24s_v3' is retired"),
