@@ -19,7 +19,7 @@ from .errors import ConfigError
 from .finetune import check_user_params
 from .lock import LOCK_FILE, LockedModel, interface_digest, requested
 from .lock import load as _load_lock
-from .names import RULES
+from .names import RULES, tag_problem
 from .paths import resolved_problem
 
 if TYPE_CHECKING:
@@ -38,6 +38,12 @@ def check_environment(env: Environment, root: Path | None = None, today: dt.date
         raise ConfigError(f"the endpoint name '{env.endpoint_name}' {problem}", where=env.where(*key))
 
     _role(env)
+
+    # tags: Azure's tag rules (every tags map of the configuration)
+    for name, value in cfg.tags.items():
+        problem = tag_problem(name, value)
+        if problem:
+            raise ConfigError(problem, where=env.where("tags", name))
 
     # the registry's facts about the foundation model and the component: from the lock, never typed
     model = env.model = locked_model(env, root)

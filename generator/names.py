@@ -125,6 +125,28 @@ RULES: dict[str, NameRule] = {
     ),
 }
 
+# Tags (Azure Resource Manager's tag rules, which Azure ML's resources share): a name of 1-512 characters without
+# any of < > % & \ ? /, a value of at most 256 characters.
+TAG_NAME_MAX = 512
+TAG_VALUE_MAX = 256
+TAG_NAME_FORBIDDEN = '<>%&\\?/'
+
+
+def tag_problem(name: str, value: object) -> str | None:
+    """Why Azure would refuse the tag ``name: value``, or None."""
+    if not isinstance(name, str) or not name.strip():
+        return "a tag name must be a non-empty string"
+    if len(name) > TAG_NAME_MAX:
+        return f"the tag name is {len(name)} characters; Azure allows at most {TAG_NAME_MAX}"
+    bad = sorted({c for c in name if c in TAG_NAME_FORBIDDEN})
+    if bad:
+        return f"the tag name {name!r} holds {' '.join(bad)}; Azure refuses any of {' '.join(TAG_NAME_FORBIDDEN)} in tag names"
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > TAG_VALUE_MAX:
+        return f"the tag value is {len(text)} characters; Azure allows at most {TAG_VALUE_MAX}"
+    return None
+
+
 # Model versions: the service expects a positive integer (as a string) for workspace models.
 MODEL_VERSION_MAX = 2**31 - 1
 
