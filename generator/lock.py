@@ -19,12 +19,14 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .names import RULES
 from .paths import INFRA_DIR
 from .yamlutil import Origins, load_with_origins
 
@@ -178,11 +180,81 @@ def _date(value: Any, where: str) -> dt.date | None:
         raise ConfigError(f"not a date: {value!r}", where=where) from None
 
 
+# What a lock may hold: anything else was not written by `amlgen lock` (a typo, a hand edit, a newer amlgen).
+TOP_KEYS = ("lock_version", "models", "components", "alternatives")
+MODEL_KEYS = ("registry", "name", "requested", "version", "asset_id", "task", "tags", "min_sku", "computes", "lifecycle")
+COMPONENT_KEYS = ("registry", "name", "requested", "version", "asset_id", "interface_sha256")
+LIFECYCLE_KEYS = ("archived", *DATES, "source")
+USES = ("finetune", "inference")
+MIN_SKU = re.compile(r"\d+\|\d+\|\d+(\.\d+)?\|\d+(\.\d+)?")  # cores|GPUs|memory GB|disk GB, as the registry publishes it
+
+
+def _at(origins: Origins, path: tuple) -> str:
+    """``infra/lock.yml:<line>: <field>`` for ``path`` (the nearest known line)."""
+    probe = path
+    while probe and probe not in origins:
+        probe = probe[:-1]
+    line = origins.get(probe, (LOCK_FILE, 0))[1]
+    field_ = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return f"{LOCK_FILE}:{line or 1}" + (f": {field_}" if field_ else "")
+
+
+def _known(mapping: Any, keys: tuple[str, ...], origins: Origins, path: tuple) -> None:
+    if not isinstance(mapping, dict):
+        raise ConfigError("must be a mapping; run `amlgen lock`", where=_at(origins, path))
+    for key in mapping:
+        if key not in keys:
+            raise ConfigError(f"unknown key (a lock holds {', '.join(keys)}); run `amlgen lock`",
+                              where=_at(origins, (*path, key)))
+
+
+def _check_entry(entry: dict, kind: str, origins: Origins, path: tuple) -> None:
+    """The identity of a lock entry: valid names, ``requested`` a label or the version, the asset id they make."""
+    for key, rule in (("registry", "registry"), ("name", "registry_asset"), ("version", "asset_version")):
+        if key in entry:
+            problem = RULES[rule].problem(str(entry[key]))
+            if problem:
+                raise ConfigError(f"{str(entry[key])!r} {problem}", where=_at(origins, (*path, key)))
+    if not all(k in entry for k in ("registry", "name", "requested", "version", "asset_id")):
+        return  # the missing key is named by the reader
+    version, how = str(entry["version"]), str(entry["requested"])
+    if how != version and not re.fullmatch(r"label:[A-Za-z0-9][A-Za-z0-9._-]*", how):
+        raise ConfigError(f"requested {how!r} is neither the locked version {version!r} nor a label (label:<name>); "
+                          "run `amlgen lock`", where=_at(origins, (*path, "requested")))
+    expected = f"azureml://registries/{entry['registry']}/{kind}/{entry['name']}/versions/{version}"
+    if str(entry["asset_id"]) != expected:
+        raise ConfigError(f"{str(entry['asset_id'])[:120]!r} is not the asset of this entry ({expected}); run `amlgen lock`",
+                          where=_at(origins, (*path, "asset_id")))
+
+
+def _check_model(entry: dict, origins: Origins, path: tuple) -> None:
+    _known(entry, MODEL_KEYS, origins, path)
+    _check_entry(entry, "models", origins, path)
+    if entry.get("tags") is not None:
+        _known(entry["tags"], NOTEBOOK_TAGS, origins, (*path, "tags"))
+    if entry.get("min_sku") is not None:
+        _known(entry["min_sku"], USES, origins, (*path, "min_sku"))
+        for use, spec in entry["min_sku"].items():
+            if not isinstance(spec, str) or not MIN_SKU.fullmatch(spec):
+                raise ConfigError(f"{spec!r} is not a minimum SKU spec (cores|GPUs|memory GB|disk GB, such as "
+                                  "24|1|220|64); run `amlgen lock`", where=_at(origins, (*path, "min_sku", use)))
+    if entry.get("computes") is not None:
+        _known(entry["computes"], USES, origins, (*path, "computes"))
+        for use, sizes in entry["computes"].items():
+            bad = next((x for x in sizes if RULES["vm_size"].problem(str(x))), None) if isinstance(sizes, list) else sizes
+            if bad is not None or not isinstance(sizes, list):
+                raise ConfigError(f"not a list of VM sizes ({bad!r}); run `amlgen lock`",
+                                  where=_at(origins, (*path, "computes", use)))
+    if entry.get("lifecycle") is not None:
+        _known(entry["lifecycle"], LIFECYCLE_KEYS, origins, (*path, "lifecycle"))
+
+
 def _model(entry: Any, origins: Origins, path: tuple, shown: str) -> LockedModel:
     line = origins.get(path, (shown, 0))[1]
     where = f"{shown}:{line}"
     if not isinstance(entry, dict):
         raise ConfigError("a lock entry must be a mapping", where=where)
+    _check_model(entry, origins, path)
     try:
         life = entry.get("lifecycle") or {}
         lifecycle = Lifecycle(bool(life.get("archived", False)),
@@ -209,6 +281,10 @@ def load(root: Path) -> Lock | None:
     data, origins = load_with_origins(path, display=LOCK_FILE)
     if not isinstance(data, dict) or data.get("lock_version") != LOCK_VERSION:
         raise ConfigError(f"not an amlgen lock (lock_version {LOCK_VERSION}); run `amlgen lock`", where=f"{LOCK_FILE}:1")
+    _known(data, TOP_KEYS, origins, ())
+    for key in ("models", "components", "alternatives"):
+        if not isinstance(data.get(key) or [], list):
+            raise ConfigError("must be a list; run `amlgen lock`", where=_at(origins, (key,)))
     lock = Lock()
     for i, entry in enumerate(data.get("models") or []):
         lock.models.append(_model(entry, origins, ("models", i), LOCK_FILE))
@@ -216,6 +292,13 @@ def load(root: Path) -> Lock | None:
         lock.alternatives.append(_model(entry, origins, ("alternatives", i), LOCK_FILE))
     for i, entry in enumerate(data.get("components") or []):
         where = f"{LOCK_FILE}:{origins.get(('components', i), (LOCK_FILE, 0))[1]}"
+        if not isinstance(entry, dict):
+            raise ConfigError("a lock entry must be a mapping", where=where)
+        _known(entry, COMPONENT_KEYS, origins, ("components", i))
+        _check_entry(entry, "components", origins, ("components", i))
+        if "interface_sha256" in entry and not re.fullmatch(r"[0-9a-f]{64}", str(entry["interface_sha256"])):
+            raise ConfigError("not a sha256 (64 lowercase hex digits); run `amlgen lock`",
+                              where=_at(origins, ("components", i, "interface_sha256")))
         try:
             lock.components.append(LockedComponent(str(entry["registry"]), str(entry["name"]), str(entry["requested"]),
                                                    str(entry["version"]), str(entry["asset_id"]),

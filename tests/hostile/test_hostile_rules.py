@@ -51,3 +51,40 @@ def test_data_output_dir_may_not_lead_by_a_link_into_a_folder_amlgen_owns(run, p
     r = run("data", "prepare", "--env", "dev", "--source", "sample", "-q", target=None)
     refused(r, EXIT_INVALID, r"infra/environments/dev\.yml:\d+: data\.output_dir: .*symbolic link to .*specs/")
     assert snapshot(project) == before
+
+
+# The lock was barely checked: an asset id that is not the entry's asset went into the job spec, a version that is
+# not the one requested, unknown keys, an unreadable minimum SKU were all accepted.
+LOCK_EDITS = {
+    "asset id a local file": ("  asset_id: azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/14\n",
+                              "  asset_id: file:///etc/passwd\n", r"models\[0\]\.asset_id: 'file:///etc/passwd' is not the asset"),
+    "asset id a relative path": ("  asset_id: azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/14\n",
+                                 "  asset_id: ../../specs\n", r"models\[0\]\.asset_id: '\.\./\.\./specs' is not the asset"),
+    "component asset id": ("  asset_id: azureml://registries/azureml/components/chat_completion_pipeline/versions/0.0.82\n",
+                           "  asset_id: azureml://registries/azureml/components/other/versions/0.0.82\n",
+                           r"components\[0\]\.asset_id: .* is not the asset"),
+    "requested not the version": ("  version: '14'\n  asset_id: azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/14\n",
+                                  "  version: '15'\n  asset_id: azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/15\n",
+                                  r"models\[0\]\.requested: requested '14' is neither the locked version '15' nor a label"),
+    "unknown key in a model": ("  task: chat-completion\n", "  task: chat-completion\n  colour: blue\n",
+                               r"models\[0\]\.colour: unknown key"),
+    "unknown top-level key": ("lock_version: 1\n", "lock_version: 1\nextra: 1\n", r"infra/lock\.yml:\d+: extra: unknown key"),
+    "unknown lifecycle key": ("    archived: true\n", "    archived: true\n    retired: never\n",
+                              r"models\[0\]\.lifecycle\.retired: unknown key"),
+    "unreadable minimum SKU": ("    finetune: 24|1|220|64\n", "    finetune: a|b|c\n",
+                               r"models\[0\]\.min_sku\.finetune: 'a\|b\|c' is not a minimum SKU spec"),
+    "model name climbing": ("  name: Phi-3-mini-4k-instruct\n", "  name: ../../specs\n", r"models\[0\]\.name: '\.\./\.\./specs'"),
+}
+
+
+@pytest.mark.parametrize("case", LOCK_EDITS)
+def test_the_lock_is_checked(run, project, case):
+    old, new, pattern = LOCK_EDITS[case]
+    lock = project / "infra/lock.yml"
+    text = lock.read_text()
+    assert old in text
+    lock.write_text(text.replace(old, new, 1))
+    before = snapshot(project)
+    r = run("render", "--env", "dev", target=None)
+    refused(r, EXIT_INVALID, pattern if pattern.startswith("infra") else r"infra/lock\.yml:\d+: " + pattern)
+    assert snapshot(project) == before
