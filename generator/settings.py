@@ -3,6 +3,7 @@ no NaN or infinities). Loading, merging and error messages are ``generator.confi
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -296,6 +297,15 @@ class Promoted(Strict):
     source_job: str
     metrics: dict[str, float] = Field(default_factory=dict)
     date: Annotated[str, SC(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+    @field_validator("date")
+    @classmethod
+    def _real_date(cls, value: str) -> str:
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a real date (YYYY-MM-DD)") from None
+        return value
 
     @property
     def asset_id(self) -> str:

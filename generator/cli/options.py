@@ -65,6 +65,20 @@ def number(value: float | int | None, option: str, low: float, high: float) -> N
         raise UsageProblem(f"{option} must be between {low:g} and {high:g}, got {value:g}")
 
 
+MIN_AZURE_POLL = 1.0  # seconds: polling Azure faster only spends its request quota (the emulator may go lower)
+
+
+def check_poll(value: float | None, target: object) -> None:
+    """``--poll-interval``: above 0; against Azure (a target that is not local) at least ``MIN_AZURE_POLL``."""
+    if value is None:
+        return
+    if value <= 0:
+        raise UsageProblem(f"--poll-interval must be above 0 seconds, got {value:g}")
+    if not getattr(target, "is_local", False) and value < MIN_AZURE_POLL:
+        raise UsageProblem(f"--poll-interval must be at least {MIN_AZURE_POLL:g} s against Azure, got {value:g} "
+                           "(lower intervals are for --target local)")
+
+
 def fmt(value: str) -> str:
     if value not in ("text", "json", "markdown"):
         raise UsageProblem(f"--format must be text, json or markdown, got {value!r}")

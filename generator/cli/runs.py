@@ -19,6 +19,7 @@ from .options import (
     SpecsOpt,
     TargetOpt,
     WsConfigOpt,
+    check_poll,
     connect_options,
     fmt,
     number,
@@ -47,6 +48,7 @@ def logs(
     number(poll_interval, "--poll-interval", 0, 3600)
     where = root(project)
     tgt = api.target(where, target, workspace_config)
+    check_poll(poll_interval, tgt)
     printed = []
 
     def emit(line: str) -> None:

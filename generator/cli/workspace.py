@@ -22,6 +22,7 @@ from .options import (
     TargetOpt,
     WsConfigOpt,
     YesOpt,
+    check_poll,
     connect_options,
     fmt,
     number,
@@ -84,6 +85,7 @@ def apply(
     number(job_timeout, "--job-timeout", 1, 366 * 24 * 3600)
     number(poll_interval, "--poll-interval", 0, 3600)
     where, tgt = _where(project, target, workspace_config)
+    check_poll(poll_interval, tgt)
     result = api.apply(where, one_env(env), target=tgt, specs=specs, yes=yes, reporter=Reporter(),
                        poll_interval=poll_interval, job_timeout=job_timeout, allow_replace=replace,
                        allow_retired=allow_retired,

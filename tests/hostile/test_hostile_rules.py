@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hostile_support import refused, snapshot
 
-from generator.errors import EXIT_INVALID
+from generator.errors import EXIT_INVALID, EXIT_USAGE
 
 
 def _append(path: Path, text: str) -> None:
@@ -88,3 +88,25 @@ def test_the_lock_is_checked(run, project, case):
     r = run("render", "--env", "dev", target=None)
     refused(r, EXIT_INVALID, pattern if pattern.startswith("infra") else r"infra/lock\.yml:\d+: " + pattern)
     assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("date", ["'2025-99-99'", "'2025-02-30'"])
+def test_promoted_date_is_a_real_date(run, project, date):
+    _append(project / "infra/environments/prod.yml", "\npromoted:\n  registry: reg-amlgen\n  name: phi3-ultrachat\n"
+            f"  version: '1'\n  source_env: dev\n  source_job: job1\n  date: {date}\n")
+    before = snapshot(project)
+    r = run("render", "--env", "prod", target=None)
+    refused(r, EXIT_INVALID, r"infra/environments/prod\.yml:\d+: promoted\.date: '2025-\d\d-\d\d' is not a real date")
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("command", [("apply", "--env", "dev"), ("logs", "--env", "dev", "--follow")])
+def test_poll_interval_against_azure_is_at_least_a_second(run, project, command):
+    r = run(*command, "--poll-interval", "0.5", target="azure")
+    refused(r, EXIT_USAGE, r"--poll-interval must be at least 1 s against Azure, got 0\.5")
+
+
+def test_poll_interval_is_above_zero_on_the_emulator(run, emu, project):
+    r = run("apply", "--env", "dev", "--poll-interval", "0")
+    refused(r, EXIT_USAGE, r"--poll-interval must be above 0 seconds")
+    assert emu.write_calls() == 0
