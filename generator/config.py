@@ -96,7 +96,7 @@ def _load_one(root: Path, name: str, *, checked: bool = True) -> Environment:
     try:
         config = _validated(merged)
     except ValidationError as exc:
-        raise _config_error(exc, origins, env_rel) from None
+        raise _config_error(exc, origins, env_rel, defaults_rel if defaults_rel in files else None) from None
     env = Environment(name=name, config=config, files=files, origins=origins, raw=merged)
     env.raw_own = dict(over)  # what the environment's own file sets (some checks name keys set there)
     if checked:
@@ -147,9 +147,11 @@ def load_environment(root: Path, name: str) -> Environment:
     """
     names = environment_names(root)
     if name not in names:
-        raise ConfigError(
-            f"unknown environment '{name}' (known: {', '.join(names) or 'none'}); add infra/{ENVIRONMENTS_DIR}/{name}.yml"
-        )
+        known = f"known: {', '.join(names) or 'none'}"
+        if not NAME_RULES["environment"].ok(name):
+            raise ConfigError(f"unknown environment {name!r}: not an environment name (an environment is "
+                              f"{NAME_RULES['environment'].wording}; {known})")
+        raise ConfigError(f"unknown environment '{name}' ({known}); add infra/{ENVIRONMENTS_DIR}/{name}.yml")
     return next(env for env in load_all(root) if env.name == name)
 
 
@@ -161,7 +163,7 @@ def _plain_loc(err: Any) -> tuple:
     return tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _MEMBER_TAGS)))
 
 
-def _config_error(exc: ValidationError, origins: Origins, fallback: str) -> ConfigError:
+def _config_error(exc: ValidationError, origins: Origins, fallback: str, defaults: str | None = None) -> ConfigError:
     errors = exc.errors(include_url=False)
     first = _plain_loc(errors[0])
     same = [e for e in errors if _plain_loc(e) == first]  # a union reports one error per member: take the telling one
@@ -179,6 +181,9 @@ def _config_error(exc: ValidationError, origins: Origins, fallback: str) -> Conf
         msg = "unknown key" + (f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(known)})" if known else "")
     elif kind == "missing":
         msg = "required value is missing"
+        if len(loc) == 1 and defaults:  # a whole section: the shared ones live in the defaults file
+            msg = f"required section is missing (set it here, where the shared sections live, or in {fallback})"
+            fallback, origins = defaults, {(): (defaults, 1)}
     elif kind == "string_pattern_mismatch":
         msg = f"invalid value {value!r}: must match {err.get('ctx', {}).get('pattern', '')}"
     elif kind == "finite_number":

@@ -62,9 +62,9 @@ def _main(argv: list[str] | None) -> int:
     except Exception as exc:
         if interrupts.requested():  # typer turns KeyboardInterrupt into a silent Exit(130)
             raise KeyboardInterrupt from None
-        if _is(exc, "NoArgsIsHelpError"):
+        if _is(exc, "NoArgsIsHelpError"):  # `amlgen` (or `amlgen data`) alone: the help, as a usage error
             exc.show()  # type: ignore[attr-defined]
-            return EXIT_OK
+            return EXIT_USAGE
         if _is(exc, "UsageError"):
             exc.show()  # type: ignore[attr-defined]
             return EXIT_USAGE

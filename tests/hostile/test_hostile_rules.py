@@ -110,3 +110,26 @@ def test_poll_interval_is_above_zero_on_the_emulator(run, emu, project):
     r = run("apply", "--env", "dev", "--poll-interval", "0")
     refused(r, EXIT_USAGE, r"--poll-interval must be above 0 seconds")
     assert emu.write_calls() == 0
+
+
+@pytest.mark.parametrize("command", [("data", "prepare"), ("plan",)])
+def test_an_env_that_is_not_an_environment_name_is_refused_as_such(run, project, command):
+    r = run(*command, "--env", "../../etc/passwd", target=None)
+    refused(r, EXIT_INVALID, r"unknown environment '\.\./\.\./etc/passwd': not an environment name")
+    assert "add infra/environments" not in r.err
+
+
+@pytest.mark.parametrize("text", ["", "# nothing but a comment\n"])
+def test_an_empty_defaults_file_is_blamed_for_a_missing_section(run, project, text):
+    (project / "infra/defaults.yml").write_text(text)
+    r = run("render", "--env", "dev", "--check", target=None)
+    refused(r, EXIT_INVALID, r"^error: infra/defaults\.yml:1: \w+: required section is missing")
+
+
+@pytest.mark.parametrize("argv", [(), ("data",), ("catalog",)])
+def test_no_command_shows_the_help_as_a_usage_error(capsys, argv):
+    from generator.cli import main
+
+    code = main(list(argv))
+    cap = capsys.readouterr()
+    assert code == EXIT_USAGE and "Usage: amlgen" in cap.out + cap.err
