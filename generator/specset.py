@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 from .errors import SpecError, ToolFailure
 from .kinds import BY_NAME, Kind, for_file
+from .paths import inside
 from .yamlutil import Origins, load_with_origins
 
 # Keys that load_* reads but _to_dict() does not write back, per kind (not typos).
@@ -136,3 +138,83 @@ def unknown_keys(spec_data: dict[str, Any], entity: Any) -> list[tuple]:
     dropped = {p for p in dropped if p[0] not in NOT_ECHOED}
     # report the outermost dropped key only
     return sorted(p for p in dropped if not any(p[: i] in dropped for i in range(1, len(p))))
+
+
+# --------------------------------------------------------------------------- local files a spec uploads
+# Keys whose string value azure-ai-ml reads as a local file or folder to upload or read (data/model/input `path`,
+# a step's, component's or deployment's `code`, an environment's `conda_file` and `build.path`, a flow's files).
+LOCAL_KEYS = {"path", "code", "conda_file", "local_path", "flow", "additional_includes"}
+# Keys whose plain string value is, unless it is an azureml reference, a YAML file the SDK loads (FileRefField).
+FILE_REF_KEYS = {"component", "trial"}
+# Mappings whose keys are names the user chose (not schema keys), and routes (`path` is a URL path there).
+OPAQUE_KEYS = {"tags", "properties", "environment_variables", "identity"}
+REMOTE_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://|^azureml:")
+FILE_PREFIX = "file:"
+
+
+def _local(value: Any) -> str | None:
+    """The local path a spec value names, or None (a remote reference, a binding, not a string)."""
+    if not isinstance(value, str) or not value or value.startswith("${{"):
+        return None
+    if value.startswith(FILE_PREFIX):
+        return value[len(FILE_PREFIX):].removeprefix("//") or None
+    if REMOTE_URI.match(value):
+        return None
+    return value
+
+
+def local_paths(data: Any, prefix: tuple = ()) -> list[tuple[tuple, str, bool]]:
+    """Every value of a spec azure-ai-ml would read from the local disk: (key path, local path, is a YAML file)."""
+    out: list[tuple[tuple, str, bool]] = []
+    if isinstance(data, list):
+        for i, item in enumerate(data):
+            out += local_paths(item, prefix + (i,))
+        return out
+    if not isinstance(data, dict):
+        return out
+    for key, value in data.items():
+        keys = prefix + (key,)
+        if key in OPAQUE_KEYS or str(key).endswith("_route"):
+            continue
+        if key in ("inputs", "outputs") and isinstance(value, dict):  # named ports: only mappings locate files
+            for name, port in value.items():
+                out += local_paths(port, keys + (name,)) if isinstance(port, dict) else []
+            continue
+        if isinstance(value, str):
+            is_ref = key in FILE_REF_KEYS
+            local = _local(value)
+            if local is not None and (key in LOCAL_KEYS or is_ref or value.startswith(FILE_PREFIX)):
+                out.append((keys, local, is_ref or value.startswith(FILE_PREFIX)))
+        elif key in LOCAL_KEYS and isinstance(value, list):
+            out += [(keys + (i,), v, False) for i, v in enumerate(value) if _local(v) is not None]
+        else:
+            out += local_paths(value, keys)
+    return out
+
+
+def outside_paths(data: dict[str, Any], spec_path: Path, root: Path, _seen: frozenset = frozenset()
+                  ) -> list[tuple[tuple, str]]:
+    """(key path, what) of each local path in a spec that resolves (links followed) outside ``root``; a component
+    file the spec references from inside the project is read and checked the same way, relative to itself."""
+    found: list[tuple[tuple, str]] = []
+    for keys, local, is_file in local_paths(data):
+        target = Path(local) if os.path.isabs(local) else spec_path.parent / local
+        if not inside(root, target):
+            found.append((keys, repr(local)))
+        elif is_file and os.path.isfile(target) and len(_seen) < 8:
+            real = os.path.realpath(target)
+            if real in _seen:
+                continue
+            try:
+                sub, _ = load_with_origins(Path(real), display=local)
+            except Exception:  # the SDK's load reports an unreadable component file
+                continue
+            if isinstance(sub, dict):
+                for inner, what in outside_paths(sub, Path(real), root, _seen | {real}):
+                    found.append((keys, f"{what} (at {'.'.join(map(str, inner))} in {local})"))
+    return found
+
+
+def outside_message(what: str) -> str:
+    """What is wrong with a local path that leads out of the project (after the field)."""
+    return f"local path {what} leads out of the project; amlgen uploads only files inside it"

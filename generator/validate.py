@@ -24,8 +24,7 @@ from typing import Any
 from .catalog import find_sku, in_allow_list, load_interface, sku_problem
 from .config import Environment
 from .errors import AmlgenError, ConfigError, ToolFailure
-from .paths import inside
-from .specset import SpecFile, load_entity, read_spec, unknown_keys
+from .specset import SpecFile, load_entity, outside_message, outside_paths, read_spec, unknown_keys
 from .specset import SpecFile as Spec
 from .yamlutil import dotted
 
@@ -33,7 +32,6 @@ REGISTRY_COMPONENT = re.compile(r"^azureml://registries/(?P<reg>[^/]+)/component
 JOB_OUTPUT = re.compile(r"^azureml://jobs/(?P<job>[^/]+)/outputs/(?P<out>[^/]+)$")
 BINDING = re.compile(r"^\$\{\{parent\.inputs\.(?P<name>\w+)\}\}$")
 ASSET_REF = re.compile(r"^azureml:(?P<name>[^:/]+):(?P<ver>[^:/]+)$")
-REMOTE = re.compile(r"^(azureml|https?|wasbs?|abfss?)://|^azureml:")
 
 
 @dataclass
@@ -366,21 +364,9 @@ def validate_files(paths: list[Path], root: Path) -> Report:
 
 
 def _check_local_paths(spec: Spec, root: Path, report: Report) -> None:
-    """Local files a spec uploads (data paths, job inputs) must be inside the project."""
-    def check(value: Any, keys: tuple[str | int, ...]) -> None:
-        if isinstance(value, str) and value and not REMOTE.match(value) and not value.startswith("${{"):
-            if not inside(root, spec.path.parent / value):
-                report.problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys),
-                                               f"local path {value!r} leads out of the project; amlgen uploads only "
-                                               "files inside it"))
-
-    if spec.kind.name in ("data", "model"):
-        check(spec.data.get("path"), ("path",))
-    if spec.kind.name == "job":
-        for name, value in (spec.data.get("inputs") or {}).items():
-            if isinstance(value, dict) and value.get("type") in ("uri_file", "uri_folder", "mltable", "custom_model",
-                                                                  "mlflow_model"):
-                check(value.get("path"), ("inputs", name, "path"))
+    """Local files a spec uploads (anywhere in it: ``specset.outside_paths``) must be inside the project."""
+    for keys, what in outside_paths(spec.data, spec.path, root):
+        report.problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys), outside_message(what)))
 
 
 def verify_rendered(root: Path, files: dict[str, str], only: set[str] | None = None) -> None:

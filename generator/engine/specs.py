@@ -8,10 +8,8 @@ from typing import Any
 
 from ..errors import SpecError
 from ..kinds import Kind, Ref
-from ..paths import inside
-from ..specset import load_entity, read_specs
-
-LOCAL_INPUT_TYPES = ("uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model")
+from ..specset import load_entity, outside_message, outside_paths, read_specs
+from ..yamlutil import dotted
 
 
 @dataclass
@@ -64,13 +62,6 @@ def load_resources(folder: Path, expected: set[str], shown: str, root: Path | No
 
 
 def _local_paths_inside(data: dict[str, Any], path: Path, shown: str, root: Path) -> None:
-    """A spec may upload local files only from inside the project (a data spec pointing at /etc is refused)."""
-    candidates: list[tuple[str, Any]] = [("path", data.get("path"))]
-    for name, value in (data.get("inputs") or {}).items():
-        if isinstance(value, dict) and value.get("type") in LOCAL_INPUT_TYPES:
-            candidates.append((f"inputs.{name}.path", value.get("path")))
-    for key, value in candidates:
-        if isinstance(value, str) and value and "://" not in value and not value.startswith("azureml:"):
-            if not inside(root, path.parent / value):
-                raise SpecError(f"{key}: local path {value!r} leads out of the project; amlgen uploads only files "
-                                "inside it", where=shown)
+    """A spec may upload local files only from inside the project (``specset.outside_paths``)."""
+    for keys, what in outside_paths(data, path, root)[:1]:
+        raise SpecError(f"{dotted(keys)}: {outside_message(what)}", where=shown)
