@@ -42,15 +42,23 @@ class Resource:
                             where=self.shown_path) from None
 
 
-def load_resources(folder: Path, expected: set[str], shown: str, root: Path | None = None) -> list[Resource]:
-    """Every spec of ``folder`` as a Resource, in apply order. ``expected``: the file names render generates."""
+def load_resources(folder: Path, expected: set[str], shown: str, root: Path | None = None,
+                   env: str | None = None) -> list[Resource]:
+    """Every spec of ``folder`` as a Resource, in apply order. ``expected``: the file names render generates;
+    ``env``: the environment the specs must be rendered for. A spec the SDK cannot load, or whose keys its schema
+    drops silently, is refused here as ``validate`` refuses it (``validate.sdk_problems``)."""
+    from ..validate import sdk_problems
+
     out: list[Resource] = []
-    for spec in read_specs(folder, expected, shown):
+    for spec in read_specs(folder, expected, shown, env):
         ref = spec.kind.ref(spec.data)
         if not ref.name:
             raise SpecError("the spec has no name", where=spec.shown)
         if root is not None:
             _local_paths_inside(spec.data, spec.path, spec.shown, root)
+        problems = sdk_problems(spec)
+        if problems:
+            raise SpecError(str(problems[0]))
         out.append(Resource(spec.kind, ref, spec.path, spec.shown, spec.data))
     if not out:
         raise SpecError(f"no specs in {shown}: run `amlgen render`")
