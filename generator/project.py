@@ -208,7 +208,7 @@ def session(root: Path, env_name: str, *, target: Any, specs: Path | None = None
     folder = Path(specs) if specs is not None else spec_folder(root, env_name)
     if not folder.is_dir():
         raise SpecError(f"no specs in {shown(folder, root)}: run `amlgen render --env {env_name}`")
-    resources = load_resources(folder, expected_specs(root, env), shown(folder, root), root)
+    resources = load_resources(folder, expected_specs(root, env), shown(folder, root), root, env_name)
     ws = Workspace.connect(env, target=target, retry_total=retry_total, retry_backoff_factor=retry_backoff_factor)
     return Session(root, env, resources, ws)
 

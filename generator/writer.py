@@ -197,6 +197,10 @@ def diff_files(root: Path, files: dict[str, str], owned_dirs: list[str]) -> str:
             if a == NOT_A_FILE:
                 chunks.append(f"--- a/{rel} (not a regular file: a folder or a link)\n+++ /dev/null\n")
                 continue
+            if not a and not b:  # an empty file and no file: difflib prints nothing, yet they differ
+                chunks.append(f"--- {f'a/{rel}' if a is not None else '/dev/null'}\n"
+                              f"+++ {f'b/{rel}' if b is not None else '/dev/null'}\n")
+                continue
             chunks.extend(
                 difflib.unified_diff(
                     (a or "").splitlines(keepends=True),

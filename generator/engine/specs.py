@@ -8,10 +8,8 @@ from typing import Any
 
 from ..errors import SpecError
 from ..kinds import Kind, Ref
-from ..paths import inside
-from ..specset import load_entity, read_specs
-
-LOCAL_INPUT_TYPES = ("uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model")
+from ..specset import load_entity, outside_message, outside_paths, read_specs
+from ..yamlutil import dotted
 
 
 @dataclass
@@ -44,15 +42,23 @@ class Resource:
                             where=self.shown_path) from None
 
 
-def load_resources(folder: Path, expected: set[str], shown: str, root: Path | None = None) -> list[Resource]:
-    """Every spec of ``folder`` as a Resource, in apply order. ``expected``: the file names render generates."""
+def load_resources(folder: Path, expected: set[str], shown: str, root: Path | None = None,
+                   env: str | None = None) -> list[Resource]:
+    """Every spec of ``folder`` as a Resource, in apply order. ``expected``: the file names render generates;
+    ``env``: the environment the specs must be rendered for. A spec the SDK cannot load, or whose keys its schema
+    drops silently, is refused here as ``validate`` refuses it (``validate.sdk_problems``)."""
+    from ..validate import sdk_problems
+
     out: list[Resource] = []
-    for spec in read_specs(folder, expected, shown):
+    for spec in read_specs(folder, expected, shown, env):
         ref = spec.kind.ref(spec.data)
         if not ref.name:
             raise SpecError("the spec has no name", where=spec.shown)
         if root is not None:
             _local_paths_inside(spec.data, spec.path, spec.shown, root)
+        problems = sdk_problems(spec)
+        if problems:
+            raise SpecError(str(problems[0]))
         out.append(Resource(spec.kind, ref, spec.path, spec.shown, spec.data))
     if not out:
         raise SpecError(f"no specs in {shown}: run `amlgen render`")
@@ -64,13 +70,6 @@ def load_resources(folder: Path, expected: set[str], shown: str, root: Path | No
 
 
 def _local_paths_inside(data: dict[str, Any], path: Path, shown: str, root: Path) -> None:
-    """A spec may upload local files only from inside the project (a data spec pointing at /etc is refused)."""
-    candidates: list[tuple[str, Any]] = [("path", data.get("path"))]
-    for name, value in (data.get("inputs") or {}).items():
-        if isinstance(value, dict) and value.get("type") in LOCAL_INPUT_TYPES:
-            candidates.append((f"inputs.{name}.path", value.get("path")))
-    for key, value in candidates:
-        if isinstance(value, str) and value and "://" not in value and not value.startswith("azureml:"):
-            if not inside(root, path.parent / value):
-                raise SpecError(f"{key}: local path {value!r} leads out of the project; amlgen uploads only files "
-                                "inside it", where=shown)
+    """A spec may upload local files only from inside the project (``specset.outside_paths``)."""
+    for keys, what in outside_paths(data, path, root)[:1]:
+        raise SpecError(f"{dotted(keys)}: {outside_message(what)}", where=shown)

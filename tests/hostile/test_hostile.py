@@ -39,17 +39,22 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 # =========================================================================== review and protection
-def test_a_file_render_did_not_generate_fails_every_gate(run, emu, project, outside, unchanged):
-    """A dot-file data spec pointing at a host folder: --check, validate, plan and apply refuse it by name."""
-    evil = project / "specs/dev/.evil.yml"
-    evil.write_text(yaml.safe_dump({"$schema": "https://azuremlschemas.azureedge.net/latest/data.schema.json",
-                                    "name": "loot", "version": "1", "type": "uri_folder", "path": str(outside)}))
+@pytest.mark.parametrize("name", [".evil.yml", ".DS_Store", "empty.yml"])
+def test_a_file_render_did_not_generate_fails_every_gate(run, emu, project, outside, unchanged, name):
+    """A dot-file data spec pointing at a host folder, a Finder .DS_Store, an empty file: --check, validate, plan
+    and apply refuse it by name."""
+    evil = project / "specs/dev" / name
+    if name == ".evil.yml":
+        evil.write_text(yaml.safe_dump({"$schema": "https://azuremlschemas.azureedge.net/latest/data.schema.json",
+                                        "name": "loot", "version": "1", "type": "uri_folder", "path": str(outside)}))
+    else:
+        evil.write_bytes(b"")
     check = unchanged()
     for argv, code in ((["render", "--all", "--check"], EXIT_INVALID), (["validate", "--env", "dev"], EXIT_INVALID),
                        (["plan", "--env", "dev"], EXIT_INVALID), (["apply", "--env", "dev"], EXIT_INVALID)):
         r = run(*argv, target=None if argv[0] in ("render", "validate") else "local")
         assert r.code == code, (argv, r.text)
-        assert ".evil.yml" in r.text and "Traceback" not in r.text, (argv, r.text)
+        assert name in r.err and "Traceback" not in r.text, (argv, r.text)
     assert emu.write_calls() == 0
     check()
 
