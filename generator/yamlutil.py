@@ -43,6 +43,7 @@ def _expanded_size(root: yaml.Node, shown: str) -> int:
     """
     sizes: dict[int, int] = {}
     active: set[int] = set()
+    shared = False  # a node reached twice: the document uses aliases
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
@@ -53,10 +54,13 @@ def _expanded_size(root: yaml.Node, shown: str) -> int:
                 list(node.value) if isinstance(node, yaml.SequenceNode) else []
             sizes[key] = 1 + sum(sizes[id(c)] for c in children)
             if sizes[key] > MAX_NODES:
-                raise ConfigError(f"YAML aliases expand to more than {MAX_NODES:,} nodes; refusing to read it "
-                                  "(an alias bomb?)", where=f"{shown}:{node.start_mark.line + 1}")
+                what = (f"YAML aliases expand to more than {MAX_NODES:,} nodes; refusing to read it (an alias bomb?)"
+                        if shared else f"more than {MAX_NODES:,} YAML nodes (keys and values); refusing to read it "
+                        "(a configuration or spec has a few hundred)")
+                raise ConfigError(what, where=f"{shown}:{node.start_mark.line + 1}")
             continue
         if key in sizes:
+            shared = True
             continue
         if key in active:
             raise ConfigError("recursive YAML alias", where=f"{shown}:{node.start_mark.line + 1}")
@@ -64,7 +68,11 @@ def _expanded_size(root: yaml.Node, shown: str) -> int:
             active.add(key)
             stack.append((node, True))
             children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
-            stack.extend((c, False) for c in children if id(c) not in sizes)
+            for child in children:
+                if id(child) in sizes:
+                    shared = True
+                else:
+                    stack.append((child, False))
         else:
             if isinstance(node.value, str) and _SURROGATE.search(node.value):
                 raise ConfigError("a value contains a character that cannot be written as UTF-8 (a lone surrogate)",
@@ -74,6 +82,17 @@ def _expanded_size(root: yaml.Node, shown: str) -> int:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, shown: str) -> ConfigError:
+    """A character YAML does not allow (a NUL, a control character): named with its line and column, not the
+    reader's character offset."""
+    before = text[: exc.position] if isinstance(exc.position, int) else ""
+    line = before.count("\n") + 1
+    column = len(before) - before.rfind("\n")
+    char = exc.character if isinstance(exc.character, int) else ord(exc.character) if exc.character else 0
+    return ConfigError(f"malformed YAML: a character YAML does not allow (#x{char:04x}) at column {column}",
+                       where=f"{shown}:{line}")
 
 
 def _compose(text: str, shown: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
@@ -104,6 +123,8 @@ def _safe_load(text: str, shown: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         raise ConfigError(f"malformed YAML: {exc.problem or exc.context or 'invalid YAML'}",
                           where=f"{shown}:{mark.line + 1}" if mark else shown) from None
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, shown) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML: {exc}", where=shown) from None
     except RecursionError:
@@ -242,6 +263,8 @@ def _loads_with_origins(text: str, shown: str) -> tuple[Any, Origins]:
         line = f":{mark.line + 1}" if mark else ""
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError(f"malformed YAML: {problem}", where=f"{shown}{line}") from None
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, shown) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML: {exc}", where=shown) from None
     except RecursionError:

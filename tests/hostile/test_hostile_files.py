@@ -173,3 +173,34 @@ def test_a_link_inside_the_project_is_still_read(run, project):
     r = run("render", "--env", "dev", target=None)
     assert r.code == 0, r.text
     assert (project / "specs/dev/endpoint.yml").read_text() == before
+
+
+# --------------------------------------------------------------------------- defect 5: what the YAML limits say
+def test_a_huge_document_without_aliases_is_not_called_an_alias_bomb():
+    from generator.errors import ConfigError
+    from generator.yamlutil import loads_with_origins, safe_load
+
+    text = "[" + ",".join(["1"] * 100_001) + "]"  # 100,002 nodes, no alias
+    for load in (loads_with_origins, safe_load):
+        with pytest.raises(ConfigError, match=r"^big\.yml:1: more than 100,000 YAML nodes") as caught:
+            load(text, "big.yml")
+        assert "alias" not in str(caught.value)
+
+
+def test_an_alias_bomb_is_still_called_one():
+    from generator.errors import ConfigError
+    from generator.yamlutil import loads_with_origins
+
+    text = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcd", "bcde"))
+    with pytest.raises(ConfigError, match=r"YAML aliases expand to more than 100,000 nodes.*alias bomb"):
+        loads_with_origins(text, "bomb.yml")
+
+
+def test_a_nul_byte_in_a_config_file_is_named_by_line(run, project):
+    path = project / "infra/environments/dev.yml"
+    lines = path.read_text().splitlines(keepends=True)
+    lines.insert(2, "# a comment with a \0 in it\n")
+    path.write_text("".join(lines))
+    r = run("render", "--env", "dev", "--check", target=None)
+    refused(r, EXIT_INVALID, r"^error: infra/environments/dev\.yml:3: malformed YAML: .*#x0000.* column 20$")
