@@ -9,6 +9,7 @@ A new environment is one new file in ``infra/environments/``.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -78,14 +79,14 @@ def _load_one(root: Path, name: str, *, checked: bool = True) -> Environment:
     files: list[str] = []
     base: Any = {}
     base_origins: Origins = {}
-    if (root / defaults_rel).is_file():
-        base, base_origins = load_with_origins(root / defaults_rel, display=defaults_rel)
+    if os.path.lexists(root / defaults_rel):  # a FIFO, a device or a dangling link is refused, not skipped
+        base, base_origins = load_with_origins(root / defaults_rel, display=defaults_rel, root=root)
         files.append(defaults_rel)
         if base is None:
             base = {}
         if not isinstance(base, dict):
             raise ConfigError("must be a mapping of sections", where=f"{defaults_rel}:1")
-    over, over_origins = load_with_origins(root / env_rel, display=env_rel)
+    over, over_origins = load_with_origins(root / env_rel, display=env_rel, root=root)
     files.append(env_rel)
     if over is None:
         over = {}

@@ -278,7 +278,7 @@ def load(root: Path) -> Lock | None:
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     if key in _CACHE:
         return _CACHE[key]
-    data, origins = load_with_origins(path, display=LOCK_FILE)
+    data, origins = load_with_origins(path, display=LOCK_FILE, root=Path(root))
     if not isinstance(data, dict) or data.get("lock_version") != LOCK_VERSION:
         raise ConfigError(f"not an amlgen lock (lock_version {LOCK_VERSION}); run `amlgen lock`", where=f"{LOCK_FILE}:1")
     _known(data, TOP_KEYS, origins, ())

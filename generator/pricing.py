@@ -115,7 +115,7 @@ def load_table(project_root: Path | None = None, *, path: Path | None = None) ->
     if project_root is not None:
         override = project_root / OVERRIDE_TABLE
         if override.is_file():
-            files.append(read_price_file(override, display=str(OVERRIDE_TABLE)))
+            files.append(read_price_file(override, display=str(OVERRIDE_TABLE), root=project_root))
     files.append(_package_file())
     return PriceTable(tuple(files))
 
@@ -125,10 +125,10 @@ def _package_file() -> PriceFile:
     return read_price_file(DEFAULT_TABLE, display="generator/catalog/prices.yaml")
 
 
-def read_price_file(path: Path, *, display: str | None = None) -> PriceFile:
+def read_price_file(path: Path, *, display: str | None = None, root: Path | None = None) -> PriceFile:
     shown = display or str(path)
     try:
-        data, origins = load_with_origins(path, display=shown)
+        data, origins = load_with_origins(path, display=shown, root=root)
     except ConfigError as exc:
         raise PricingError(exc.message, where=exc.where) from None
     return parse_price_file(data, origins, shown)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Environment, environment_names, load_all, load_environment
-from .errors import ConfigError, SpecError
+from .errors import AmlgenError, ConfigError, SpecError
 from .paths import SPECS_DIR, TEMPLATE_DIR, find_project_root, shown
 from .render import DataInfo, RenderResult, render_environment
 from .writer import WriteReport, check_files, write_files
@@ -46,7 +46,7 @@ def load_templates(root: Path) -> dict[str, str]:
     tdir = root / TEMPLATE_DIR
     if not tdir.is_dir():
         raise ConfigError(f"no {TEMPLATE_DIR}/ folder in {root}")
-    return {p.name: read_text(p, f"{TEMPLATE_DIR}/{p.name}") for p in sorted(tdir.glob("*.j2"))}
+    return {p.name: read_text(p, f"{TEMPLATE_DIR}/{p.name}", root=root) for p in sorted(tdir.glob("*.j2"))}
 
 
 def data_info(env: Environment, root: Path) -> DataInfo:
@@ -255,15 +255,14 @@ def apply(root: Path, env: str, *, target: Any, specs: Path | None = None, yes: 
 
 def sample_request(env: Environment, root: Path) -> dict[str, Any]:
     """The request the smoke test scores: the environment's prepared sample request, else a built-in one."""
-    import json
-
     from .engine.ops import default_request as builtin
+    from .yamlutil import MAX_REQUEST_BYTES, read_json
 
     path = default_request(env, root)
     if path is not None:
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            return read_json(path, str(path), limit=MAX_REQUEST_BYTES, error=AmlgenError)
+        except AmlgenError:
             pass
     return builtin(env)
 

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from .errors import AzureError, ConfigError
 from .kinds import BY_NAME, Ref
+from .yamlutil import read_json
 
 T = TypeVar("T")
 
@@ -67,12 +68,9 @@ def read_workspace_config(path: str | Path) -> tuple[str, str, str]:
     file = Path(path)
     if file.is_dir():
         file = file / "config.json"
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("no such workspace config file", where=str(path)) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"not a workspace config.json: {exc}", where=str(path)) from None
+    if not os.path.lexists(file):
+        raise ConfigError("no such workspace config file", where=str(path))
+    data = read_json(file, str(file))
     data = data if isinstance(data, dict) else {}
     values = (data.get("subscription_id"), data.get("resource_group"), data.get("workspace_name"))
     if not all(isinstance(v, str) and v for v in values):

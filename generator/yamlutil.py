@@ -7,23 +7,28 @@ so both matter: every error names ``file:line`` and a duplicated key is an error
 from __future__ import annotations
 
 import copy
+import json
+import os
 import re
+import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import AmlgenError, ConfigError
+from .paths import inside
 
 KeyPath = tuple[str | int, ...]
 Origins = dict[KeyPath, tuple[str, int]]
 
 
-def load_with_origins(path: Path, *, display: str | None = None) -> tuple[Any, Origins]:
-    """Parse one YAML document; return (data, origins) where origins maps key paths to (file, line)."""
+def load_with_origins(path: Path, *, display: str | None = None, root: Path | None = None) -> tuple[Any, Origins]:
+    """Parse one YAML document; return (data, origins) where origins maps key paths to (file, line). With ``root``,
+    the file must resolve inside that folder (see ``read_bytes``)."""
     shown = display or str(path)
-    text = read_text(path, shown)
+    text = read_text(path, shown, root=root)
     return loads_with_origins(text, shown)
 
 
@@ -38,6 +43,7 @@ def _expanded_size(root: yaml.Node, shown: str) -> int:
     """
     sizes: dict[int, int] = {}
     active: set[int] = set()
+    shared = False  # a node reached twice: the document uses aliases
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
@@ -48,10 +54,13 @@ def _expanded_size(root: yaml.Node, shown: str) -> int:
                 list(node.value) if isinstance(node, yaml.SequenceNode) else []
             sizes[key] = 1 + sum(sizes[id(c)] for c in children)
             if sizes[key] > MAX_NODES:
-                raise ConfigError(f"YAML aliases expand to more than {MAX_NODES:,} nodes; refusing to read it "
-                                  "(an alias bomb?)", where=f"{shown}:{node.start_mark.line + 1}")
+                what = (f"YAML aliases expand to more than {MAX_NODES:,} nodes; refusing to read it (an alias bomb?)"
+                        if shared else f"more than {MAX_NODES:,} YAML nodes (keys and values); refusing to read it "
+                        "(a configuration or spec has a few hundred)")
+                raise ConfigError(what, where=f"{shown}:{node.start_mark.line + 1}")
             continue
         if key in sizes:
+            shared = True
             continue
         if key in active:
             raise ConfigError("recursive YAML alias", where=f"{shown}:{node.start_mark.line + 1}")
@@ -59,7 +68,11 @@ def _expanded_size(root: yaml.Node, shown: str) -> int:
             active.add(key)
             stack.append((node, True))
             children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
-            stack.extend((c, False) for c in children if id(c) not in sizes)
+            for child in children:
+                if id(child) in sizes:
+                    shared = True
+                else:
+                    stack.append((child, False))
         else:
             if isinstance(node.value, str) and _SURROGATE.search(node.value):
                 raise ConfigError("a value contains a character that cannot be written as UTF-8 (a lone surrogate)",
@@ -69,6 +82,17 @@ def _expanded_size(root: yaml.Node, shown: str) -> int:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, shown: str) -> ConfigError:
+    """A character YAML does not allow (a NUL, a control character): named with its line and column, not the
+    reader's character offset."""
+    before = text[: exc.position] if isinstance(exc.position, int) else ""
+    line = before.count("\n") + 1
+    column = len(before) - before.rfind("\n")
+    char = exc.character if isinstance(exc.character, int) else ord(exc.character) if exc.character else 0
+    return ConfigError(f"malformed YAML: a character YAML does not allow (#x{char:04x}) at column {column}",
+                       where=f"{shown}:{line}")
 
 
 def _compose(text: str, shown: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
@@ -99,6 +123,8 @@ def _safe_load(text: str, shown: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         raise ConfigError(f"malformed YAML: {exc.problem or exc.context or 'invalid YAML'}",
                           where=f"{shown}:{mark.line + 1}" if mark else shown) from None
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, shown) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML: {exc}", where=shown) from None
     except RecursionError:
@@ -129,23 +155,92 @@ def _load_shipped(text: str, shown: str) -> Any:
         return _safe_load(text, shown)
 
 
-def read_text(path: Path, shown: str) -> str:
-    """A UTF-8 text file, or a one-line ConfigError (missing, unreadable, not UTF-8 -- with the line)."""
+MB = 1 << 20
+MAX_FILE_BYTES = 8 * MB  # a configuration file, template, spec, lock, price table or manifest: a few KB each
+MAX_REQUEST_BYTES = 64 * MB  # a scoring request (--request, the prepared sample request)
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def read_bytes(path: Path, shown: str, *, limit: int = MAX_FILE_BYTES, error: type[AmlgenError] = ConfigError,
+               root: Path | None = None, what: str = "file") -> bytes:
+    """The bytes of a regular file amlgen reads from the project or the command line, or a one-line ``error``.
+
+    The one safe reader: opened without blocking (a FIFO would wait forever for a writer), anything that is not a
+    regular file refused (FIFOs, devices such as /dev/zero, sockets, folders), and nothing larger than ``limit``
+    read (a file that grows while it is read is cut off at ``limit`` and refused too), so memory stays bounded.
+    With ``root`` (the project, for what amlgen reads from ``infra/`` and ``templates/``), a file whose links lead
+    out of that folder is refused: an outside file would otherwise be rendered into specs unreviewed.
+    """
+    if root is not None and not inside(root, path):
+        raise error("leads out of the project through a symbolic link; amlgen reads it only inside the project",
+                    where=shown)
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
-        raise ConfigError("file not found", where=shown) from None
+        raise error("file not found", where=shown) from None
     except IsADirectoryError:
-        raise ConfigError("is a directory, not a file", where=shown) from None
+        raise error(f"is a directory, not a {what}", where=shown) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", where=shown) from None
+        raise error(f"cannot read: {exc.strerror or exc}", where=shown) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            if stat.S_ISDIR(mode):
+                raise error(f"is a directory, not a {what}", where=shown)
+            kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+            raise error(f"is {kind}, not a regular file; amlgen reads only regular files", where=shown)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise error(f"larger than {limit // MB} MB, the most amlgen reads from such a file", where=shown)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror or exc}", where=shown) from None
+    finally:
+        os.close(fd)
+
+
+def read_text(path: Path, shown: str, *, limit: int = MAX_FILE_BYTES, error: type[AmlgenError] = ConfigError,
+              root: Path | None = None, what: str = "file") -> str:
+    """A UTF-8 text file (through ``read_bytes``), or a one-line ``error`` (missing, unreadable, not a regular file,
+    too large, not UTF-8 -- with the line)."""
+    data = read_bytes(path, shown, limit=limit, error=error, root=root, what=what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         column = exc.start - data.rfind(b"\n", 0, exc.start)
-        raise ConfigError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); save it as UTF-8",
-                          where=f"{shown}:{line}") from None
+        raise error(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); save it as UTF-8",
+                    where=f"{shown}:{line}") from None
+
+
+def loads_json(text: str | bytes, shown: str, *, error: type[AmlgenError] = ConfigError) -> Any:
+    """A JSON document, or a one-line ``error``: malformed, not UTF-8, or nested too deeply (Python's parser recurses:
+    a file of 100,000 ``[`` raises RecursionError)."""
+    try:
+        return json.loads(text)
+    except UnicodeError as exc:
+        raise error(f"not UTF-8 text (byte {exc.start})" if isinstance(exc, UnicodeDecodeError) else
+                    f"not UTF-8 text ({exc})", where=shown) from None
+    except json.JSONDecodeError as exc:
+        raise error(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", where=shown) from None
+    except ValueError as exc:
+        raise error(f"not JSON: {str(exc).splitlines()[0]}", where=shown) from None
+    except RecursionError:
+        raise error("JSON nested too deeply", where=shown) from None
+
+
+def read_json(path: Path, shown: str, *, limit: int = MAX_FILE_BYTES, error: type[AmlgenError] = ConfigError,
+              what: str = "file") -> Any:
+    """A JSON file read through the safe reader (``read_text``), parsed by ``loads_json``."""
+    return loads_json(read_text(path, shown, limit=limit, error=error, what=what), shown, error=error)
 
 
 def loads_with_origins(text: str, shown: str) -> tuple[Any, Origins]:
@@ -168,6 +263,8 @@ def _loads_with_origins(text: str, shown: str) -> tuple[Any, Origins]:
         line = f":{mark.line + 1}" if mark else ""
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError(f"malformed YAML: {problem}", where=f"{shown}{line}") from None
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, shown) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML: {exc}", where=shown) from None
     except RecursionError:

@@ -181,9 +181,9 @@ def _load_interface(path: Path, name: str, version: str, root: str | None) -> Co
 def read_interface(path: Path) -> Any:
     """An interface file's YAML (parsed once per run: the lock's digest and the inputs read the same text). The
     interfaces amlgen ships are read as shipped data (``yamlutil.load_shipped``), a project's own as user files."""
-    from ..yamlutil import load_shipped, safe_load
+    from ..yamlutil import load_shipped, read_text, safe_load
 
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, str(path))
     if path.resolve().is_relative_to(COMPONENTS_DIR.resolve()):
         return load_shipped(text, str(path))
     return safe_load(text, str(path))

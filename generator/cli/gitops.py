@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -141,10 +142,8 @@ def issue(
 
 def _read(path: Path) -> str:
     from ..errors import AmlgenError
+    from ..yamlutil import read_text
 
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AmlgenError("no such file", where=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AmlgenError(f"cannot read it: {getattr(exc, 'strerror', None) or exc}", where=str(path)) from None
+    if not os.path.lexists(path):
+        raise AmlgenError("no such file", where=str(path))
+    return read_text(path, str(path), error=AmlgenError)

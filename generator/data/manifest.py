@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..yamlutil import read_json
 
 MANIFEST = "manifest.json"
 IDENTITY_CHARS = 16
@@ -51,14 +52,9 @@ def dump_manifest(manifest: dict[str, Any]) -> bytes:
 
 def read_manifest(output_dir: Path) -> dict[str, Any] | None:
     path = Path(output_dir) / MANIFEST
-    try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:  # not UTF-8, not JSON
-        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    manifest = read_json(path, str(path), error=DataError)  # the safe reader: regular, bounded, nested JSON refused
     if not isinstance(manifest, dict):
         raise DataError(f"cannot read {path}: not a manifest (a JSON object)")
     return manifest

@@ -12,7 +12,6 @@ with ranged requests (``HfFileSystem``), or from the cache. Offline, the cached 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -108,10 +107,12 @@ def _arrow_rows(path: Path) -> int:
 
 def _json(path: Path) -> dict[str, Any]:
     """A ``datasets`` metadata file (dataset_dict.json, state.json): a JSON object, else a DataError."""
-    try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except ValueError as exc:  # not UTF-8, not JSON (OSError: see _local)
-        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    from ..yamlutil import read_json
+
+    try:  # the safe reader: a regular file of bounded size; malformed or deeply nested JSON a one-line error
+        value = read_json(path, str(path), error=DataError)
+    except DataError as exc:
+        raise DataError(f"cannot read {path}: {exc.message}") from None
     if not isinstance(value, dict):
         raise DataError(f"cannot read {path}: not a JSON object")
     return value

@@ -69,16 +69,30 @@ def write_state(root: Path, base_url: str, ca_path: str) -> Path:
     return path
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
 def read_state(root: Path) -> dict[str, Any] | None:
+    """``.amlgen/emulator.json`` (None when absent). Read through the safe reader, and its base URL must be the
+    loopback emulator's: a file pointing ``--target local`` (and the emulator's trust) at another host is refused."""
+    from urllib.parse import urlsplit
+
+    from ..yamlutil import read_json
+
     path = state_file(root)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except (OSError, ValueError) as exc:
-        raise AzureError(f"{STATE_FILE} is malformed ({exc}); restart `amlgen emulator`") from None
+    data = read_json(path, STATE_FILE, error=AzureError)
     if not isinstance(data, dict) or not isinstance(data.get("base_url"), str) or not isinstance(data.get("ca_path"), str):
         raise AzureError(f"{STATE_FILE} is malformed; restart `amlgen emulator`")
+    try:
+        url = urlsplit(data["base_url"])
+        loopback = url.scheme == "https" and url.hostname in LOOPBACK_HOSTS and url.port is not None
+    except ValueError:  # a malformed host or port
+        loopback = False
+    if not loopback:
+        raise AzureError(f"base_url {data['base_url']!r} is not the loopback emulator (https://127.0.0.1, ::1 or "
+                         "localhost); restart `amlgen emulator`", where=STATE_FILE)
     return data
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from ..config import Environment
 from ..errors import AmlgenError, AzureError, UsageProblem
 from ..kinds import Ref
 from ..workspace import Workspace
+from ..yamlutil import MAX_REQUEST_BYTES, read_json
 from .report import Reporter
 from .specs import Resource
 
@@ -40,18 +42,9 @@ def default_request(env: Environment) -> dict[str, Any]:
 
 def read_request(path: Path) -> None:
     """A request file must be JSON (checked before anything is sent)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AmlgenError("no such request file", where=str(path)) from None
-    except IsADirectoryError:
-        raise AmlgenError("is a directory, not a request file", where=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AmlgenError(f"cannot read the request file: {getattr(exc, 'strerror', None) or exc}", where=str(path)) from None
-    try:
-        json.loads(text)
-    except ValueError as exc:
-        raise AmlgenError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", where=str(path)) from None
+    if not os.path.lexists(path):
+        raise AmlgenError("no such request file", where=str(path))
+    read_json(path, str(path), limit=MAX_REQUEST_BYTES, error=AmlgenError, what="request file")
 
 
 def invoke(ws: Workspace, env: Environment, resources: list[Resource], request: Path | None,

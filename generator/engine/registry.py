@@ -23,6 +23,7 @@ from ..config import Environment
 from ..errors import AzureError, ConfigError
 from ..lock import DATES, NOTEBOOK_TAGS, Lifecycle, Lock, LockedComponent, LockedModel, interface_digest, requested
 from ..workspace import Workspace
+from ..yamlutil import read_text
 
 
 def _meta(entity: Any) -> dict[str, Any]:
@@ -158,7 +159,7 @@ def resolve_component(reg: Workspace, registry: str, name: str, how: str, root: 
     if not path.is_file():
         raise ConfigError(f"component {name} {version} has no interface in the catalog; derive it with "
                           f"`amlgen catalog import-component SPEC` from its published spec", where=where)
-    interface = yaml.safe_load(path.read_text(encoding="utf-8"))
+    interface = yaml.safe_load(read_text(path, str(path)))
     published = set((getattr(entity, "inputs", None) or {}).keys())
     catalogued = set(interface.get("inputs", {}))
     if published and published != catalogued:

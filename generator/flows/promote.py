@@ -28,7 +28,7 @@ from ..kinds import Ref
 from ..paths import ENVIRONMENTS_DIR, INFRA_DIR
 from ..settings import Gate
 from ..workspace import Workspace
-from ..yamlutil import flow, load_with_origins, scalar
+from ..yamlutil import flow, load_with_origins, read_text, scalar
 
 
 @dataclass
@@ -138,8 +138,8 @@ def record(root: Path, env_name: str, values: dict[str, Any]) -> Path:
     """Replace (or add) the top-level ``promoted:`` block of the environment's file, keeping everything else."""
     rel = f"{INFRA_DIR}/{ENVIRONMENTS_DIR}/{env_name}.yml"
     path = root / rel
-    text = path.read_text(encoding="utf-8")
-    data, origins = load_with_origins(path, display=rel)
+    text = read_text(path, rel, root=root)
+    data, origins = load_with_origins(path, display=rel, root=root)
     lines = text.splitlines(keepends=True)
     block = promoted_block(values)
     if isinstance(data, dict) and "promoted" in data:

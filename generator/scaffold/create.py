@@ -219,9 +219,12 @@ def _umask() -> int:
 
 def missing_patterns(ours: str, theirs: Path) -> list[str]:
     """The patterns of amlgen's .gitignore (local state, prepared data, scratch) that the team's kept one lacks."""
-    try:
-        have = {line.strip() for line in theirs.read_text(encoding="utf-8", errors="replace").splitlines()}
-    except OSError:
+    from ..errors import AmlgenError
+    from ..yamlutil import read_bytes
+
+    try:  # the safe reader: a FIFO or a device named .gitignore is not waited on nor read whole
+        have = {line.strip() for line in read_bytes(theirs, str(theirs)).decode("utf-8", "replace").splitlines()}
+    except AmlgenError:
         have = set()
     wanted = [line.strip() for line in ours.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     return [pattern for pattern in dict.fromkeys(wanted) if pattern not in have]

@@ -75,7 +75,7 @@ def read_record(root: Path) -> tuple[dict[str, str], dict[str, str]]:
     path = root / RECORD
     if not path.is_file():
         return {}, {}
-    data = safe_load(read_text(path, RECORD), RECORD)
+    data = safe_load(read_text(path, RECORD, root=root), RECORD)
     files = data.get("files") if isinstance(data, dict) else None
     envs = data.get("environments") if isinstance(data, dict) else None
     if not isinstance(files, dict) or not isinstance(envs, dict) or \
@@ -89,7 +89,7 @@ def _read(root: Path, rel: str) -> str | None:
     path = root / rel
     if not path.is_file():
         return None
-    return read_text(path, rel)
+    return read_text(path, rel, root=root)
 
 
 def _answers(root: Path, models: dict[str, str]) -> Answers:
@@ -98,7 +98,7 @@ def _answers(root: Path, models: dict[str, str]) -> Answers:
     answers = Answers(envs=envs, models=dict(models))
     for env in envs:
         rel = f"{INFRA_DIR}/{ENVIRONMENTS_DIR}/{env}.yml"
-        answers.values[env] = envfile.current_values(read_text(root / rel, rel), rel)
+        answers.values[env] = envfile.current_values(read_text(root / rel, rel, root=root), rel)
     return answers
 
 
