@@ -95,8 +95,23 @@ def _reader_error(exc: yaml.reader.ReaderError, text: str, shown: str) -> Config
                        where=f"{shown}:{line}")
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, with a date that does not exist (``2025-99-99``) a YAML error at its line instead of
+    the ``ValueError`` the timestamp constructor raises."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a real date or time ({exc})",
+                                                    node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def _compose(text: str, shown: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     node = loader.get_single_node()
     if node is not None:
         _expanded_size(node, shown)

@@ -100,6 +100,17 @@ def test_promoted_date_is_a_real_date(run, project, date):
     assert snapshot(project) == before
 
 
+@pytest.mark.parametrize("date", ["2025-99-99", "2025-02-30"])
+def test_an_unquoted_date_that_does_not_exist_is_a_yaml_error_at_its_line(run, project, date):
+    """Unquoted, YAML itself reads it as a timestamp: PyYAML's ValueError was a traceback (exit 3)."""
+    _append(project / "infra/environments/prod.yml", "\npromoted:\n  registry: reg-amlgen\n  name: phi3-ultrachat\n"
+            f"  version: '1'\n  source_env: dev\n  source_job: job1\n  date: {date}\n")
+    before = snapshot(project)
+    r = run("render", "--env", "prod", target=None)
+    refused(r, EXIT_INVALID, rf"infra/environments/prod\.yml:\d+: malformed YAML: '{date}' is not a real date or time")
+    assert snapshot(project) == before
+
+
 @pytest.mark.parametrize("command", [("apply", "--env", "dev"), ("logs", "--env", "dev", "--follow")])
 def test_poll_interval_against_azure_is_at_least_a_second(run, project, command):
     r = run(*command, "--poll-interval", "0.5", target="azure")
