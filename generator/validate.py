@@ -81,6 +81,12 @@ def _flatten(messages: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[st
 
 def sdk_problems(spec: Spec, *, text: str | None = None, origin: Path | None = None) -> list[Problem]:
     """What azure-ai-ml's ``load_*`` says about a spec (from its file, or from ``text`` not yet written)."""
+    return sdk_check(spec, text=text, origin=origin)[1]
+
+
+def sdk_check(spec: Spec, *, text: str | None = None, origin: Path | None = None) -> tuple[Any, list[Problem]]:
+    """``sdk_problems`` and the entity the SDK built (None when it could not build one): the engine uses that entity
+    once instead of loading the spec a second time."""
     from marshmallow.exceptions import ValidationError as MarshmallowError
 
     loader = f"{spec.kind.loader}"
@@ -102,17 +108,17 @@ def sdk_problems(spec: Spec, *, text: str | None = None, origin: Path | None = N
                 message = re.sub(r"\s*Visit this link.*$", "", " ".join(message.split()), flags=re.S)
             keys = tuple(int(p) if p.isdigit() else p for p in path)
             problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys), f"{message} (azure-ai-ml {loader})"))
-        return problems
+        return None, problems
     except ToolFailure:
         raise
     except Exception as exc:  # azure.ai.ml.exceptions.ValidationException and friends
         text_ = " ".join(str(getattr(exc, "message", None) or exc).split())
         text_ = re.sub(r"Visit this link.*$", "", text_).strip()
-        return [Problem(spec.shown, 0, "", f"azure-ai-ml {loader} failed: {text_[:500]}")]
+        return None, [Problem(spec.shown, 0, "", f"azure-ai-ml {loader} failed: {text_[:500]}")]
     for keys in unknown_keys(spec.data, entity):
         problems.append(Problem(spec.shown, spec.line(*keys), dotted(keys),
                                 f"unknown key: azure-ai-ml {loader} drops it silently (a typo?)"))
-    return problems
+    return entity, problems
 
 
 # --------------------------------------------------------------------------- offline checks

@@ -19,6 +19,7 @@ class Resource:
     path: Path
     shown_path: str
     data: dict[str, Any] = field(repr=False)  # the spec as YAML (the fields it sets)
+    loaded: Any = field(default=None, repr=False, compare=False)  # the gate's entity, handed out by the first load()
 
     @property
     def key(self) -> str:
@@ -34,7 +35,11 @@ class Resource:
         return self.ref.shown
 
     def load(self) -> Any:
-        """A fresh SDK entity for the spec (each call builds a new one: entities are mutable)."""
+        """A fresh SDK entity for the spec (each call builds a new one: entities are mutable; the first call gets the
+        one ``load_resources``' gate built and nobody else has seen)."""
+        if self.loaded is not None:
+            entity, self.loaded = self.loaded, None
+            return entity
         try:
             return load_entity(self.kind, path=self.path)
         except Exception as exc:
@@ -46,8 +51,8 @@ def load_resources(folder: Path, expected: set[str], shown: str, root: Path | No
                    env: str | None = None) -> list[Resource]:
     """Every spec of ``folder`` as a Resource, in apply order. ``expected``: the file names render generates;
     ``env``: the environment the specs must be rendered for. A spec the SDK cannot load, or whose keys its schema
-    drops silently, is refused here as ``validate`` refuses it (``validate.sdk_problems``)."""
-    from ..validate import sdk_problems
+    drops silently, is refused here as ``validate`` refuses it (``validate.sdk_check``)."""
+    from ..validate import sdk_check
 
     out: list[Resource] = []
     for spec in read_specs(folder, expected, shown, env):
@@ -56,10 +61,10 @@ def load_resources(folder: Path, expected: set[str], shown: str, root: Path | No
             raise SpecError("the spec has no name", where=spec.shown)
         if root is not None:
             _local_paths_inside(spec.data, spec.path, spec.shown, root)
-        problems = sdk_problems(spec)
+        entity, problems = sdk_check(spec)
         if problems:
             raise SpecError(str(problems[0]))
-        out.append(Resource(spec.kind, ref, spec.path, spec.shown, spec.data))
+        out.append(Resource(spec.kind, ref, spec.path, spec.shown, spec.data, loaded=entity))
     if not out:
         raise SpecError(f"no specs in {shown}: run `amlgen render`")
     keys = [r.key for r in out]
