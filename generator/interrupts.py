@@ -29,13 +29,14 @@ def handler(signum: int, frame: Any) -> None:
 
 
 @contextmanager
-def installed() -> Iterator[None]:
-    """Route SIGINT through ``handler`` for the duration (main thread only; a no-op elsewhere)."""
+def installed(signals: tuple[int, ...] = (signal.SIGINT,)) -> Iterator[None]:
+    """Route ``signals`` (SIGINT; a server that runs until stopped adds SIGTERM) through ``handler`` for the duration
+    (main thread only; a no-op elsewhere)."""
     _requested.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in signals}
     hook = sys.unraisablehook
 
     def unraisable(info: Any) -> None:  # a library swallowed the interrupt; Python would print "Exception ignored"
@@ -46,7 +47,8 @@ def installed() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, before in previous.items():
+            signal.signal(signum, before if before is not None else signal.SIG_DFL)
         sys.unraisablehook = hook
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
+from .. import interrupts
 from . import certs
 from .app import App
 from .control import EmulatorControl
@@ -294,8 +295,7 @@ def run_emulator(
     out = out or sys.stdout
     emu = Emulator(state_dir=state_dir, latencies=latencies, job_duration=job_duration, host=host, port=port,
                    verbose=verbose, **kwargs)
-    restore = _stop_on_sigterm()
-    try:
+    with interrupts.installed((signal.SIGINT, signal.SIGTERM)):  # SIGTERM stops it as Ctrl-C does: on_stop runs
         emu.start()
         print(f"base_url={emu.base_url}", file=out, flush=True)
         print(f"ca_path={emu.ca_path}", file=out, flush=True)
@@ -309,18 +309,4 @@ def run_emulator(
             emu.stop()
             if on_stop is not None:
                 on_stop(emu)
-    finally:
-        restore()
 
-
-def _stop_on_sigterm() -> Callable[[], None]:
-    """SIGTERM (``kill``, a service manager, a CI step's end) stops the emulator as Ctrl-C does, so ``on_stop`` runs;
-    returns the undo (nothing to undo outside the main thread, where Python cannot handle signals)."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
