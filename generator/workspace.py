@@ -196,6 +196,21 @@ def _muffle(on: bool) -> None:
 
 
 # --------------------------------------------------------------------------- the workspace
+def _client_kwargs(target: Any, retry_total: int | None, retry_backoff_factor: float | None) -> dict[str, Any]:
+    """MLClient's keyword arguments for a workspace or a registry: the target's endpoints, no progress bars, the
+    retry settings given (the SDK's defaults otherwise)."""
+    _quiet_sdk_logging()
+    if os.environ.get("AZUREML_CURRENT_CLOUD", "").startswith("AmlgenEmulator") and "azure.ai.ml" not in sys.modules:
+        # left by a parent process that talked to an emulator: azure-ai-ml would fail at import on that name
+        os.environ.pop("AZUREML_CURRENT_CLOUD")
+    kwargs: dict[str, Any] = {"show_progress": False, **target.client_kwargs()}
+    if retry_total is not None:
+        kwargs["retry_total"] = retry_total
+    if retry_backoff_factor is not None:
+        kwargs["retry_backoff_factor"] = retry_backoff_factor
+    return kwargs
+
+
 class Workspace:
     """An MLClient for one workspace, with every call wrapped (``call``)."""
 
@@ -218,15 +233,7 @@ class Workspace:
                 retry_backoff_factor: float | None = None, credential: Any = None) -> Workspace:
         """Build the MLClient for ``env.config.workspace`` (or ``target.workspace_config``). No network call."""
         target = target or AzureTarget()
-        _quiet_sdk_logging()
-        if os.environ.get("AZUREML_CURRENT_CLOUD", "").startswith("AmlgenEmulator") and "azure.ai.ml" not in sys.modules:
-            # left by a parent process that talked to an emulator: azure-ai-ml would fail at import on that name
-            os.environ.pop("AZUREML_CURRENT_CLOUD")
-        kwargs: dict[str, Any] = {"show_progress": False, **target.client_kwargs()}
-        if retry_total is not None:
-            kwargs["retry_total"] = retry_total
-        if retry_backoff_factor is not None:
-            kwargs["retry_backoff_factor"] = retry_backoff_factor
+        kwargs = _client_kwargs(target, retry_total, retry_backoff_factor)
         restore = target.prepare()
         try:
             credential = credential or target.credential()
@@ -259,12 +266,7 @@ class Workspace:
                          retry_backoff_factor: float | None = None, credential: Any = None) -> Workspace:
         """An MLClient for an Azure ML registry (``MLClient(credential, registry_name=...)``), wrapped the same way."""
         target = target or AzureTarget()
-        _quiet_sdk_logging()
-        kwargs: dict[str, Any] = {"show_progress": False, **target.client_kwargs()}
-        if retry_total is not None:
-            kwargs["retry_total"] = retry_total
-        if retry_backoff_factor is not None:
-            kwargs["retry_backoff_factor"] = retry_backoff_factor
+        kwargs = _client_kwargs(target, retry_total, retry_backoff_factor)
         restore = target.prepare()
         try:
             from azure.ai.ml import MLClient

@@ -113,10 +113,14 @@ def candidate(ws: Workspace, job: str, model: str, version: str) -> Candidate:
     return Candidate(job, model, version, status)
 
 
-def share(ws: Workspace, registry_client: Workspace, registry: str, model: str, version: str) -> bool:
-    """Share the version into the registry; False when it is already there (nothing to do)."""
+def share(ws: Workspace, registry_client: Workspace, registry: str, model: str, version: str, *,
+          dry_run: bool = False) -> bool:
+    """Share the version into the registry; False when it is already there (nothing to do). ``dry_run``: only say
+    whether it would share."""
     if registry_client.get(Ref("model", model, version)) is not None:
         return False
+    if dry_run:
+        return True
     ws.call("model", f"{model}:{version}", f"share into registry {registry}",
             lambda: ws.client.models.share(name=model, version=version, registry_name=registry,
                                            share_with_name=model, share_with_version=version))
@@ -240,34 +244,32 @@ def promote_project(root: Path, source: str, to: str, *, target: Any, dry_run: b
             raise AmlgenError(f"promotion of {cand.model}:{cand.version} to {to} stopped: {len(failed)} gate(s) failed "
                               f"({', '.join(f'{r.gate} {r.value}' for r in failed)}); see the table above")
         outcome = PromoteOutcome(source, to, registry, cand.model, cand.version, cand.job, results, dry_run=dry_run)
-        if dry_run:  # the registry is read, as the real run would find it: a missing registry fails here too
-            reg = Workspace.connect_registry(registry, target=target, **connect)
-            try:
-                there = reg.get(Ref("model", cand.model, cand.version)) is not None
-            finally:
-                reg.close()
-            action = "would find it already in" if there else "would share it into"
-            say(f"dry run: {cand.model}:{cand.version} {action} registry {registry} and record it in "
-                f"infra/environments/{to}.yml; nothing was changed")
-            return outcome
-        # the project's promotion lock, and a lease in the source workspace (the one this run talks to: promotion
-        # writes to the registry and to infra/, never to the target's workspace)
-        with hold_env(root, source, "promotion", s.ws, lock="promote", lease=f"promote-{to}"):
-            reg = Workspace.connect_registry(registry, target=target, **connect)
-            try:
+        # the registry is read before anything is written, also by a dry run: a missing registry fails it too
+        reg = Workspace.connect_registry(registry, target=target, **connect)
+        try:
+            if dry_run:
+                action = ("would share it into" if share(s.ws, reg, registry, cand.model, cand.version, dry_run=True)
+                          else "would find it already in")
+                say(f"dry run: {cand.model}:{cand.version} {action} registry {registry} and record it in "
+                    f"infra/environments/{to}.yml; nothing was changed")
+                return outcome
+            # the project's promotion lock, and a lease in the source workspace (the one this run talks to:
+            # promotion writes to the registry and to infra/, never to the target's workspace)
+            with hold_env(root, source, "promotion", s.ws, lock="promote", lease=f"promote-{to}"):
                 outcome.shared = share(s.ws, reg, registry, cand.model, cand.version)
-            finally:
-                reg.close()
-            say(f"registry {registry}: {cand.model}:{cand.version} " + ("shared" if outcome.shared else "already there"))
-            gated = {r.gate: float(r.value) for r in results if r.ok and r.gate in metrics}
-            values = {"registry": registry, "name": cand.model, "version": cand.version, "source_env": source,
-                      "source_job": cand.job, "metrics": gated, "date": today()}
-            env_file = root / dst.file
-            before = env_file.read_bytes()
-            outcome.recorded = record(root, to, values)
-            try:
-                api.render(root, [to], with_infra=False)
-            except BaseException:
-                env_file.write_bytes(before)  # nothing half-written in infra/
-                raise
+                say(f"registry {registry}: {cand.model}:{cand.version} " +
+                    ("shared" if outcome.shared else "already there"))
+                gated = {r.gate: float(r.value) for r in results if r.ok and r.gate in metrics}
+                values = {"registry": registry, "name": cand.model, "version": cand.version, "source_env": source,
+                          "source_job": cand.job, "metrics": gated, "date": today()}
+                env_file = root / dst.file
+                before = env_file.read_bytes()
+                outcome.recorded = record(root, to, values)
+                try:
+                    api.render(root, [to], with_infra=False)
+                except BaseException:
+                    env_file.write_bytes(before)  # nothing half-written in infra/
+                    raise
+        finally:
+            reg.close()
         return outcome
