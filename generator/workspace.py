@@ -441,6 +441,16 @@ class Workspace:
         except ValueError:
             return text
 
+    def invoke_json(self, endpoint: str, request: Any, deployment: str | None = None) -> str:
+        """``invoke`` with the request given as data: the SDK reads a file, so it goes through a private temporary
+        folder, removed whatever happens."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="amlgen-request-") as tmp:
+            path = Path(tmp) / "request.json"
+            path.write_text(json.dumps(request, indent=2) + "\n", encoding="utf-8")
+            return self.invoke(endpoint, path, deployment)
+
     def invoke(self, endpoint: str, request_file: str | Path, deployment: str | None = None) -> str:
         """Score ``request_file`` on the endpoint; the key is fetched and used inside the SDK only.
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,10 +55,7 @@ def invoke(ws: Workspace, env: Environment, resources: list[Resource], request: 
         raise AzureError(f"endpoint '{endpoint}': does not exist: run `amlgen apply --env {env.name}` first")
     if request is not None:
         return ws.invoke(endpoint, request, deployment)
-    with tempfile.TemporaryDirectory(prefix="amlgen-request-") as tmp:  # removed whatever happens
-        path = Path(tmp) / "request.json"
-        path.write_text(json.dumps(default_request(env), indent=2) + "\n", encoding="utf-8")
-        return ws.invoke(endpoint, path, deployment)
+    return ws.invoke_json(endpoint, default_request(env), deployment)
 
 
 def destroy(ws: Workspace, env: Environment, resources: list[Resource], *, only: str | None = None,

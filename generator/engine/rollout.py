@@ -17,7 +17,6 @@ does not pass the check. ``rollback`` moves traffic back to the previous deploym
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,24 @@ from ..kinds import Ref
 from ..settings import Rollout
 from ..workspace import Workspace
 from .traffic import Live, describe, live_state, resume_index  # noqa: F401  (used here, and re-exported)
+
+
+def smoke_test(ws: Workspace, endpoint: str, request: Any, expect: str,
+               deployment: str | None = None) -> tuple[bool, str] | None:
+    """Score ``request`` on the endpoint (or one deployment of it): None when the JSON answer carries ``expect``;
+    else (True, the error) when there was no answer, (False, the answer) when it lacks ``expect``. A model server
+    may answer JSON encoded as a JSON string: it is decoded once more."""
+    try:
+        answer = ws.invoke_json(endpoint, request, deployment)
+    except AzureError as exc:
+        return True, exc.message
+    try:
+        body = json.loads(answer)
+        if isinstance(body, str):
+            body = json.loads(body)
+    except (TypeError, ValueError):
+        body = None
+    return None if isinstance(body, dict) and expect in body else (False, str(answer))
 
 
 class Rollouts:
@@ -51,25 +68,13 @@ class Rollouts:
             return f"deployment {deployment} is {state or 'not ready'}"
         if not self.rollout.smoke:
             return None
-        try:
-            with tempfile.TemporaryDirectory(prefix="amlgen-smoke-") as tmp:
-                path = Path(tmp) / "request.json"
-                path.write_text(json.dumps(self.request), encoding="utf-8")
-                answer = self.ws.invoke(endpoint, path, deployment)
-        except AzureError as exc:
-            return f"the smoke test of {deployment} failed: {exc.message}"
-        try:
-            body = json.loads(answer)
-        except (TypeError, ValueError):
-            body = None
-        if isinstance(body, str):
-            try:
-                body = json.loads(body)
-            except ValueError:
-                pass
-        if not isinstance(body, dict) or self.rollout.expect not in body:
-            return f"the smoke test of {deployment} answered without '{self.rollout.expect}': {str(answer)[:120]}"
-        return None
+        problem = smoke_test(self.ws, endpoint, self.request, self.rollout.expect, deployment)
+        if problem is None:
+            return None
+        failed, detail = problem
+        if failed:
+            return f"the smoke test of {deployment} failed: {detail}"
+        return f"the smoke test of {deployment} answered without '{self.rollout.expect}': {detail[:120]}"
 
     # -- traffic
     def route(self, endpoint: str, traffic: dict[str, int], mirror: dict[str, int], what: str) -> None:

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -176,20 +175,13 @@ def today() -> str:
 
 def smoke_outcome(ws: Workspace, endpoint: str, request: dict[str, Any], expect: str) -> str | None:
     """None when the endpoint answers the sample request with ``expect`` in its JSON, else why not."""
-    with tempfile.TemporaryDirectory(prefix="amlgen-smoke-") as tmp:
-        path = Path(tmp) / "request.json"
-        path.write_text(json.dumps(request), encoding="utf-8")
-        try:
-            answer = ws.invoke(endpoint, path)
-        except AzureError as exc:
-            return f"no answer ({exc.message})"
-    try:
-        body = json.loads(answer)
-        if isinstance(body, str):
-            body = json.loads(body)
-    except (TypeError, ValueError):
-        body = None
-    return None if isinstance(body, dict) and expect in body else f"answered without '{expect}'"
+    from ..engine.rollout import smoke_test
+
+    problem = smoke_test(ws, endpoint, request, expect)
+    if problem is None:
+        return None
+    failed, detail = problem
+    return f"no answer ({detail})" if failed else f"answered without '{expect}'"
 
 
 @dataclass
