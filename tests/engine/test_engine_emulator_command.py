@@ -79,3 +79,23 @@ def test_a_terminated_emulator_cleans_up_and_a_dead_one_is_named(template_projec
     assert main(["plan", "--env", "dev", "--target", "local", "-C", str(root)]) == 1
     err = capsys.readouterr().err
     assert f"(pid {proc.pid}) is not running any more" in err and "Traceback" not in err
+
+
+def test_an_emulator_for_a_project_whose_infra_is_broken_does_not_start(template_project, tmp_path, capsys):
+    """`amlgen emulator` declares what infra/ describes, so a broken infra/ is its one-line error before it serves:
+    no state file, nothing else written."""
+    import shutil
+
+    from generator.cli import main
+
+    root = tmp_path / "proj"
+    shutil.copytree(template_project, root)
+    dev = root / "infra/environments/dev.yml"
+    dev.write_text(dev.read_text() + "\ncompute:\n  max_instancez: 3\n")
+    before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    capsys.readouterr()
+    assert main(["emulator", "-C", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: infra/environments/dev.yml:") and "max_instancez" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before
